@@ -1,0 +1,53 @@
+// Framecast's window onto GStreamer. Only the MediaPipeline target imports this module.
+//
+// Each `fc_` function below stands in for a C macro or a type check that Swift's importer
+// cannot see (cast macros, GST_IS_* checks, field-access macros). Everything else is
+// called directly from Swift.
+#ifndef FRAMECAST_CGST_SHIM_H
+#define FRAMECAST_CGST_SHIM_H
+
+#include <gst/gst.h>
+#include <gst/app/gstappsink.h>
+
+// GST_IS_BIN is a type-check macro: Swift needs it to tell a one-element description
+// (which gst_parse_launch returns bare) from a pipeline.
+static inline gboolean fc_is_bin(GstElement *element) {
+    return GST_IS_BIN(element);
+}
+
+// GST_BIN is a cast macro.
+static inline GstBin *fc_as_bin(GstElement *element) {
+    return GST_BIN(element);
+}
+
+// GST_IS_APP_SINK + GST_APP_SINK: returns NULL when the element named "sink" is not an appsink,
+// so the caller can say so instead of crashing in a type-checked call.
+static inline GstAppSink *fc_as_app_sink(GstElement *element) {
+    return GST_IS_APP_SINK(element) ? GST_APP_SINK(element) : NULL;
+}
+
+// GST_MESSAGE_SRC is a field macro and the source may be NULL; the path string
+// ("/GstPipeline:pipeline0/GstIdentity:identity0") is what an error report needs.
+// The caller frees the result with g_free.
+static inline gchar *fc_message_source_path(GstMessage *message) {
+    GstObject *source = GST_MESSAGE_SRC(message);
+    return source ? gst_object_get_path_string(source) : NULL;
+}
+
+// GST_MESSAGE_SRC compared against the pipeline: state changes of the pipeline itself
+// are the only ones the supervisor follows.
+static inline gboolean fc_message_is_from(GstMessage *message, GstElement *element) {
+    return GST_MESSAGE_SRC(message) == GST_OBJECT_CAST(element);
+}
+
+// GST_PARSE_ERROR is a macro around a quark function.
+static inline GQuark fc_parse_error_quark(void) {
+    return GST_PARSE_ERROR;
+}
+
+// GST_CORE_ERROR / GST_STREAM_ERROR / GST_RESOURCE_ERROR are macros around quark functions.
+static inline GQuark fc_resource_error_quark(void) {
+    return GST_RESOURCE_ERROR;
+}
+
+#endif

@@ -1,0 +1,41 @@
+public import NIOCore
+
+/// One JPEG from the pipeline, laid out once in one buffer that every client writes as is.
+///
+/// The storage holds `[length-framing headers][JPEG][\r\n--B\r\n][Content-Type: image/jpeg\r\n\r\n]`.
+/// The three views below are slices of that one storage (no copies): a length-framing client
+/// writes `lengthFramed`, an early-framing client writes `earlyFramed`, a snapshot is `jpeg`.
+/// Fields are `let`: mutating a slice would copy the whole JPEG.
+public struct Frame: Sendable {
+    /// Increases by one per frame published (repeats keep their number).
+    public let sequence: UInt64
+    /// When the frame left the pipeline (the appsink callback), wall clock.
+    public let capturedAt: WallClock.Instant
+    public let width: Int
+    public let height: Int
+    /// The JPEG alone.
+    public let jpeg: ByteBuffer
+    /// Part headers with Content-Length and X-Timestamp, the JPEG, then the next boundary line.
+    public let lengthFramed: ByteBuffer
+    /// The JPEG, then the next boundary line and the next part's whole header block.
+    public let earlyFramed: ByteBuffer
+
+    init(sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, storage: ByteBuffer, headerLength: Int, jpegLength: Int, boundaryLineLength: Int) {
+        self.sequence = sequence
+        self.capturedAt = capturedAt
+        self.width = width
+        self.height = height
+        let base = storage.readerIndex
+        self.jpeg = storage.getSlice(at: base + headerLength, length: jpegLength)!
+        self.lengthFramed = storage.getSlice(at: base, length: headerLength + jpegLength + boundaryLineLength)!
+        self.earlyFramed = storage.getSlice(at: base + headerLength, length: storage.readableBytes - headerLength)!
+    }
+
+    /// The bytes a client of this framing is sent for this frame.
+    public func part(for framing: StreamFraming) -> ByteBuffer {
+        switch framing {
+        case .length: lengthFramed
+        case .early: earlyFramed
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Synchronization
+
+/// Hands each published frame to every subscriber without waiting for any of them.
+///
+/// A subscriber is an `AsyncStream` that buffers only the newest frame: a client that is still
+/// writing the previous frame finds just the latest one waiting when it comes back, so a slow
+/// client skips frames, never slows the others, and never holds more than one frame in waiting.
+/// `publish` is synchronous because its caller is GStreamer's streaming thread.
+public final class FrameHub: Sendable {
+    private struct State {
+        var latest: Frame?
+        var subscribers: [UInt64: AsyncStream<Frame>.Continuation] = [:]
+        var nextSubscriberID: UInt64 = 0
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// The newest frame, if any was published since the hub was last cleared.
+    public var latest: Frame? { state.withLock { $0.latest } }
+
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+
+    /// Makes `frame` the newest and wakes every subscriber with it.
+    public func publish(_ frame: Frame) {
+        let targets = state.withLock { state -> [AsyncStream<Frame>.Continuation] in
+            guard !state.finished else { return [] }
+            state.latest = frame
+            return Array(state.subscribers.values)
+        }
+        // Yield outside the lock: a yield may resume a waiting task.
+        for continuation in targets { continuation.yield(frame) }
+    }
+
+    /// Sends the newest frame again to every subscriber (still scenes must keep painting and
+    /// connections through proxies must keep moving).
+    public func repeatLatest() {
+        let (frame, targets) = state.withLock { state in
+            (state.latest, state.finished ? [] : Array(state.subscribers.values))
+        }
+        guard let frame else { return }
+        for continuation in targets { continuation.yield(frame) }
+    }
+
+    /// Forgets the newest frame (the pipeline stopped: it would be stale for the next client).
+    public func clearLatest() {
+        state.withLock { $0.latest = nil }
+    }
+
+    /// A stream of frames from now on, starting with the newest one when `includingLatest`.
+    /// Ends when the consuming task is cancelled or the hub finishes.
+    public func subscribe(includingLatest: Bool = true) -> AsyncStream<Frame> {
+        let (stream, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (id, latest, accepted) = state.withLock { state -> (UInt64, Frame?, Bool) in
+            guard !state.finished else { return (0, nil, false) }
+            let id = state.nextSubscriberID
+            state.nextSubscriberID += 1
+            state.subscribers[id] = continuation
+            return (id, state.latest, true)
+        }
+        guard accepted else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
+        }
+        if includingLatest, let latest { continuation.yield(latest) }
+        return stream
+    }
+
+    /// Ends every subscription (shutdown). Later subscriptions end at once.
+    public func finish() {
+        let targets = state.withLock { state -> [AsyncStream<Frame>.Continuation] in
+            state.finished = true
+            let all = Array(state.subscribers.values)
+            state.subscribers.removeAll()
+            return all
+        }
+        // finish() runs onTermination synchronously, which takes the lock: never under it.
+        for continuation in targets { continuation.finish() }
+    }
+}

@@ -1,0 +1,38 @@
+/// Measures the pipeline's frame rate from the arrival times of the last frames.
+struct InputRateMeter {
+    private var arrivals: [UInt64]  // monotonic nanoseconds, ring buffer
+    private var next = 0
+    private var count = 0
+    /// Frames older than this do not count: a stalled pipeline reads as 0 fps soon.
+    private let window: UInt64 = 2_000_000_000
+
+    init(capacity: Int = 64) {
+        arrivals = Array(repeating: 0, count: capacity)
+    }
+
+    mutating func record(at nanoseconds: UInt64) {
+        arrivals[next] = nanoseconds
+        next = (next + 1) % arrivals.count
+        count = min(count + 1, arrivals.count)
+    }
+
+    mutating func reset() {
+        count = 0
+        next = 0
+    }
+
+    func framesPerSecond(now: UInt64) -> Double {
+        var oldest = UInt64.max
+        var newest: UInt64 = 0
+        var inWindow = 0
+        for index in 0..<count {
+            let time = arrivals[index]
+            guard now >= time, now - time <= window else { continue }
+            inWindow += 1
+            oldest = min(oldest, time)
+            newest = max(newest, time)
+        }
+        guard inWindow >= 2, newest > oldest else { return 0 }
+        return Double(inWindow - 1) / (Double(newest - oldest) / 1e9)
+    }
+}

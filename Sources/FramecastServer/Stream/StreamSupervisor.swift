@@ -1,0 +1,365 @@
+import Dispatch
+public import Logging
+public import MediaPipeline
+public import ServiceLifecycle
+import Synchronization
+
+/// Runs one stream's pipeline for as long as somebody watches it.
+///
+/// Starts the pipeline when the first client arrives, sets it to NULL after `idleTimeout` without
+/// clients, restarts it with back-off (1 s doubling to 30 s) after an error or end-of-stream while
+/// clients stay connected, publishes its frames into `hub`, and re-sends the newest frame when the
+/// source goes quiet.
+///
+/// Every GStreamer state change runs on one serial queue (they block: a camera takes a while to
+/// open and close); GStreamer's threads only publish frames and post bus events onto that queue.
+/// Shared state lives behind one lock that is never held across a GStreamer call.
+public final class StreamSupervisor: Service, Sendable {
+    public let name: String
+    public let pipelineDescription: String
+    public let settings: StreamSettings
+    public let hub = FrameHub()
+    public let framer: MultipartFramer
+
+    private let logger: Logger
+    private let queue: DispatchQueue
+    private let createdAt = DispatchTime.now().uptimeNanoseconds
+    private let core: Mutex<Core>
+
+    private struct Core {
+        var state: StreamState = .idle
+        var pipeline: Pipeline?
+        /// Identifies the current pipeline run; events from older runs are ignored.
+        var generation: UInt64 = 0
+        var runStartedAt: UInt64 = 0
+        var clients = 0
+        var restartDelay: Double
+        var restarts = 0
+        var framesPublished: UInt64 = 0
+        var lastFrame: (bytes: Int, width: Int, height: Int, at: WallClock.Instant)?
+        var lastDelivery: UInt64 = 0
+        var rate = InputRateMeter()
+        var lastError: StreamStatus.LastError?
+        /// Bumped to cancel a scheduled idle stop or restart.
+        var idleToken: UInt64 = 0
+        var idleStopPending = false
+        var restartToken: UInt64 = 0
+        var repeatTimerRunning = false
+        var shutDown = false
+    }
+
+    /// Validates the description (throws a `PipelineError` a user can act on); runs nothing.
+    public init(name: String, pipeline: String, settings: StreamSettings, framer: MultipartFramer = MultipartFramer(), logger: Logger) throws(PipelineError) {
+        try Pipeline.validate(pipeline)
+        self.name = name
+        self.pipelineDescription = pipeline
+        self.settings = settings
+        self.framer = framer
+        var logger = logger
+        logger[metadataKey: "stream"] = .string(name)
+        self.logger = logger
+        self.queue = DispatchQueue(label: "framecast.stream.\(name)")
+        self.core = Mutex(Core(restartDelay: settings.minimumRestartDelay))
+    }
+
+    // MARK: - Service
+
+    public func run() async throws {
+        queue.async { self.reconcile() }
+        // Runs until the service group shuts down; everything else happens on the queue.
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops the pipeline for good and ends every subscription (each stream then sends its
+    /// closing boundary).
+    public func shutdown() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            queue.async {
+                let pipeline = self.core.withLock { core -> Pipeline? in
+                    core.shutDown = true
+                    core.state = .idle
+                    core.idleToken += 1
+                    core.restartToken += 1
+                    defer { core.pipeline = nil }
+                    return core.pipeline
+                }
+                pipeline?.stop()
+                done.resume()
+            }
+        }
+        hub.finish()
+        logger.debug("stream stopped for shutdown")
+    }
+
+    // MARK: - Clients
+
+    /// Registers a client (a stream viewer or a snapshot waiting for a frame). The pipeline starts
+    /// if it is not running; it may stop once every lease is released and the idle time passed.
+    public func acquireClient() -> ClientLease {
+        core.withLock { $0.clients += 1 }
+        queue.async { self.reconcile() }
+        return ClientLease { [weak self] in
+            guard let self else { return }
+            self.core.withLock { $0.clients -= 1 }
+            self.queue.async { self.reconcile() }
+        }
+    }
+
+    /// The newest frame, only while frames are flowing: never a stale frame of a stopped or
+    /// failed pipeline.
+    public func liveFrame() -> Frame? {
+        guard core.withLock({ $0.state == .playing }) else { return nil }
+        return hub.latest
+    }
+
+    /// Waits for a frame captured at or after `instant`, for at most `timeout` seconds.
+    public func frame(capturedAfter instant: WallClock.Instant, timeout: Double) async -> Frame? {
+        let frames = hub.subscribe(includingLatest: true)
+        return await withTaskGroup(of: Frame?.self) { group in
+            group.addTask {
+                for await frame in frames where frame.capturedAt >= instant { return frame }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    public var state: StreamState { core.withLock { $0.state } }
+
+    public func status() -> StreamStatus {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let wallNow = WallClock.now()
+        return core.withLock { core in
+            StreamStatus(
+                name: name,
+                pipeline: pipelineDescription,
+                state: core.state,
+                fps: (core.rate.framesPerSecond(now: now) * 100).rounded() / 100,
+                width: core.lastFrame?.width,
+                height: core.lastFrame?.height,
+                lastFrameBytes: core.lastFrame?.bytes,
+                lastFrameAgeSeconds: core.lastFrame.map { $0.at.seconds(until: wallNow) },
+                clients: core.clients,
+                framesPublished: core.framesPublished,
+                restarts: core.restarts,
+                lastError: core.lastError,
+                uptimeSeconds: Double(now - createdAt) / 1e9
+            )
+        }
+    }
+
+    // MARK: - Lifecycle (on `queue` only)
+
+    /// Brings the pipeline in line with the client count: start when wanted, schedule an idle stop
+    /// when nobody watches.
+    private func reconcile() {
+        enum Action { case none, start, scheduleIdleStop(UInt64) }
+        let (action, needsRepeatTimer) = core.withLock { core -> (Action, Bool) in
+            guard !core.shutDown else { return (.none, false) }
+            let wanted = core.clients > 0 || settings.alwaysOn
+            var needsRepeatTimer = false
+            if core.clients > 0, !core.repeatTimerRunning {
+                core.repeatTimerRunning = true
+                needsRepeatTimer = true
+            }
+            if wanted {
+                if core.idleStopPending {
+                    core.idleStopPending = false
+                    core.idleToken += 1
+                }
+                if core.state == .idle || core.state == .error {
+                    if core.state == .error { core.restarts += 1 }
+                    return (.start, needsRepeatTimer)
+                }
+                return (.none, needsRepeatTimer)
+            }
+            if core.state != .idle, !core.idleStopPending {
+                core.idleStopPending = true
+                core.idleToken += 1
+                return (.scheduleIdleStop(core.idleToken), needsRepeatTimer)
+            }
+            return (.none, needsRepeatTimer)
+        }
+        if needsRepeatTimer { scheduleRepeatCheck(after: settings.repeatInterval) }
+        switch action {
+        case .none:
+            break
+        case .start:
+            startPipeline()
+        case .scheduleIdleStop(let token):
+            queue.asyncAfter(deadline: .now() + settings.idleTimeout) { self.stopWhenIdle(token: token) }
+        }
+    }
+
+    private func startPipeline() {
+        let generation = core.withLock { core -> UInt64 in
+            core.generation += 1
+            return core.generation
+        }
+        let pipeline: Pipeline
+        do {
+            pipeline = try Pipeline(
+                description: pipelineDescription,
+                onSample: makeSampleHandler(generation: generation),
+                onBusEvent: { [weak self] event in
+                    guard let self else { return }
+                    self.queue.async { self.handle(event, generation: generation) }
+                })
+        } catch {
+            // Validated at start-up, so only a changed environment (a plugin removed) lands here.
+            fail(generation: generation, fault: PipelineFault(element: nil, message: error.description, debug: nil), force: true)
+            return
+        }
+        core.withLock { core in
+            core.pipeline = pipeline
+            core.state = .starting
+            core.runStartedAt = DispatchTime.now().uptimeNanoseconds
+        }
+        logger.info("starting pipeline")
+        do {
+            try pipeline.play()
+        } catch {
+            // The element's own error was posted on the bus during play() and is already queued
+            // ahead of this: it carries the better message. This one only acts if it did not.
+            let fault = PipelineFault(element: nil, message: error.description, debug: nil)
+            queue.async { self.fail(generation: generation, fault: fault) }
+        }
+    }
+
+    private func handle(_ event: BusEvent, generation: UInt64) {
+        switch event {
+        case .error(let fault):
+            logger.error(
+                "pipeline error",
+                metadata: ["element": .string(fault.element ?? "?"), "message": .string(fault.message), "debug": .string(fault.debug ?? "")])
+            fail(generation: generation, fault: fault)
+        case .warning(let fault):
+            logger.warning(
+                "pipeline warning",
+                metadata: ["element": .string(fault.element ?? "?"), "message": .string(fault.message), "debug": .string(fault.debug ?? "")])
+        case .endOfStream:
+            logger.info("pipeline reached end-of-stream")
+            fail(generation: generation, fault: PipelineFault(element: nil, message: "end of stream: the source finished", debug: nil))
+        }
+    }
+
+    /// Tears the failed run down and schedules a restart while anyone watches.
+    private func fail(generation: UInt64, fault: PipelineFault, force: Bool = false) {
+        enum Next { case ignore, restart(after: Double, token: UInt64), wait }
+        let now = DispatchTime.now().uptimeNanoseconds
+        var failed: Pipeline?
+        let next = core.withLock { core -> Next in
+            guard generation == core.generation, core.pipeline != nil || force, !core.shutDown else { return .ignore }
+            failed = core.pipeline
+            core.pipeline = nil
+            core.lastError = .init(element: fault.element, message: fault.message, debug: fault.debug, at: WallClock.now().secondsSinceEpoch)
+            core.rate.reset()
+            // A run that lasted longer than the longest delay was healthy: start over at the shortest.
+            if Double(now - core.runStartedAt) / 1e9 >= settings.maximumRestartDelay {
+                core.restartDelay = settings.minimumRestartDelay
+            }
+            guard core.clients > 0 || settings.alwaysOn else {
+                core.state = .error
+                return .wait
+            }
+            core.state = .restarting
+            let delay = core.restartDelay
+            core.restartDelay = min(core.restartDelay * 2, settings.maximumRestartDelay)
+            core.restartToken += 1
+            return .restart(after: delay, token: core.restartToken)
+        }
+        failed?.stop()
+        switch next {
+        case .ignore:
+            break
+        case .wait:
+            logger.info("pipeline stopped after a failure; it starts again with the next client")
+        case .restart(let delay, let token):
+            logger.info("restarting pipeline", metadata: ["in_seconds": .stringConvertible(delay)])
+            queue.asyncAfter(deadline: .now() + delay) { self.restart(token: token) }
+        }
+    }
+
+    private func restart(token: UInt64) {
+        let go = core.withLock { core -> Bool in
+            guard token == core.restartToken, core.state == .restarting, !core.shutDown else { return false }
+            core.restarts += 1
+            return true
+        }
+        if go { startPipeline() }
+    }
+
+    private func stopWhenIdle(token: UInt64) {
+        let idle = core.withLock { core -> Pipeline?? in
+            guard token == core.idleToken, core.idleStopPending, core.clients == 0, !settings.alwaysOn, !core.shutDown else { return nil }
+            core.idleStopPending = false
+            core.state = .idle
+            core.restartToken += 1  // cancels a pending restart
+            core.rate.reset()
+            defer { core.pipeline = nil }
+            return .some(core.pipeline)
+        }
+        guard let idle else { return }
+        idle?.stop()
+        // The newest frame would be stale for whoever comes next.
+        hub.clearLatest()
+        logger.info("no clients for \(settings.idleTimeout) s: pipeline set to NULL")
+    }
+
+    /// Re-sends the newest frame when none came for `repeatInterval`; runs while clients are
+    /// connected, waking once per interval at most.
+    private func scheduleRepeatCheck(after seconds: Double) {
+        queue.asyncAfter(deadline: .now() + seconds) { self.repeatCheck() }
+    }
+
+    private func repeatCheck() {
+        let interval = UInt64(settings.repeatInterval * 1e9)
+        let now = DispatchTime.now().uptimeNanoseconds
+        let decision = core.withLock { core -> (repeat: Bool, next: Double?) in
+            guard core.clients > 0, !core.shutDown else {
+                core.repeatTimerRunning = false
+                return (false, nil)
+            }
+            let quietFor = now &- core.lastDelivery
+            if core.lastDelivery == 0 || quietFor >= interval {
+                core.lastDelivery = now
+                return (true, settings.repeatInterval)
+            }
+            return (false, Double(interval - quietFor) / 1e9)
+        }
+        if decision.repeat { hub.repeatLatest() }
+        if let next = decision.next { scheduleRepeatCheck(after: next) }
+    }
+
+    // MARK: - Frames (on GStreamer's streaming thread)
+
+    private func makeSampleHandler(generation: UInt64) -> SampleHandler {
+        { [weak self] bytes, format in
+            guard let self else { return }
+            let capturedAt = WallClock.now()
+            let now = DispatchTime.now().uptimeNanoseconds
+            let sequence = self.core.withLock { core -> UInt64? in
+                guard core.generation == generation, !core.shutDown else { return nil }
+                core.framesPublished += 1
+                core.rate.record(at: now)
+                core.lastDelivery = now
+                core.lastFrame = (bytes.count, format.width, format.height, capturedAt)
+                if core.state == .starting || core.state == .restarting {
+                    core.state = .playing
+                }
+                return core.framesPublished
+            }
+            guard let sequence else { return }
+            if sequence == 1 { self.logger.info("first frame", metadata: ["width": "\(format.width)", "height": "\(format.height)"]) }
+            let frame = self.framer.makeFrame(jpeg: bytes, width: format.width, height: format.height, sequence: sequence, capturedAt: capturedAt)
+            self.hub.publish(frame)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import CGst
+
+/// Process-wide GStreamer set-up.
+public enum GStreamer {
+    /// `gst_init` must run once before any other call; a Swift global `let` is initialised
+    /// exactly once, thread-safely, on first use.
+    private static let initialised: Bool = {
+        gst_init(nil, nil)
+        return true
+    }()
+
+    /// Initialises GStreamer if that has not happened yet. Safe to call from any thread.
+    public static func initialize() {
+        _ = initialised
+    }
+
+    /// The version of the GStreamer library this process runs, e.g. "GStreamer 1.22.0".
+    public static var version: String {
+        initialize()
+        guard let text = gst_version_string() else { return "GStreamer (unknown version)" }
+        defer { g_free(text) }
+        return String(cString: text)
+    }
+
+    /// Whether an element factory of this name is installed (a plugin provides it).
+    public static func hasElement(_ name: String) -> Bool {
+        initialize()
+        guard let factory = gst_element_factory_find(name) else { return false }
+        gst_object_unref(UnsafeMutableRawPointer(factory))
+        return true
+    }
+}
