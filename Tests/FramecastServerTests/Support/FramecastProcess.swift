@@ -1,0 +1,109 @@
+import Foundation
+
+/// The built `framecast` executable run as a child process: for exit statuses, signals and the
+/// server's own resident memory.
+final class FramecastProcess: @unchecked Sendable {
+    let process = Process()
+    private let standardError = Pipe()
+    private let standardOutput = Pipe()
+    private(set) var port = 0
+
+    /// Built beside the test bundle (the test target depends on the executable target).
+    static var executable: URL {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("framecast")
+    }
+
+    init(_ arguments: [String]) {
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.standardError = standardError
+        process.standardOutput = standardOutput
+    }
+
+    /// Runs to completion (for `--check` and start-up errors): status, stdout, stderr.
+    static func runToExit(_ arguments: [String], timeout: Double = 30) async throws -> (status: Int32, output: String, error: String) {
+        let child = FramecastProcess(arguments)
+        try child.process.run()
+        try await child.waitForExit(timeout: timeout)
+        let output = String(decoding: child.standardOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let error = String(decoding: child.standardError.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (child.process.terminationStatus, output, error)
+    }
+
+    /// Starts a server on a free port and waits until it accepts connections.
+    static func serve(_ arguments: [String]) async throws -> FramecastProcess {
+        let port = try freePort()
+        let child = FramecastProcess(["--port", String(port)] + arguments)
+        child.port = port
+        try child.process.run()
+        try await eventually(20, "framecast listening on \(port)") {
+            guard child.process.isRunning else { throw HTTPTestError.closed("framecast exited at start-up") }
+            return (try? await TestServer(port: port).get("/api/status").0.status) == 200
+        }
+        return child
+    }
+
+    func waitForExit(timeout: Double) async throws {
+        try await eventually(timeout, "framecast to exit") { !process.isRunning }
+    }
+
+    var server: TestServer { TestServer(port: port) }
+
+    /// Resident memory of the server process, in bytes.
+    var residentBytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+
+    /// Asks the kernel for a free port by binding port 0.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw HTTPTestError.closed("binding a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// A client that sends its request and then never reads: the kernel's buffers fill up and the
+/// server's writes to it stop completing.
+final class StalledClient {
+    let fd: Int32
+
+    init(port: Int, path: String) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw HTTPTestError.closed("connecting the stalled client") }
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: stalled\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    }
+
+    deinit { close(fd) }
+}

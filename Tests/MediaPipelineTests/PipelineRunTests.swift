@@ -1,0 +1,77 @@
+import Foundation
+import MediaPipeline
+import Synchronization
+import Testing
+
+/// Runs real pipelines and watches what comes out of the appsink and the bus.
+@Suite struct PipelineRunTests {
+    /// Collects what the handlers receive, on GStreamer's threads.
+    final class Recorder: Sendable {
+        let samples = Mutex<[(bytes: [UInt8], format: SampleFormat)]>([])
+        let events = Mutex<[BusEvent]>([])
+
+        func waitFor(_ seconds: Double, _ condition: () -> Bool) async throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if condition() { return true }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return condition()
+        }
+    }
+
+    @Test func deliversJPEGSamplesOfTheNegotiatedSize() async throws {
+        let recorder = Recorder()
+        let pipeline = try Pipeline(
+            description: "videotestsrc num-buffers=5 ! video/x-raw,width=96,height=64 ! jpegenc ! appsink name=sink",
+            onSample: { bytes, format in recorder.samples.withLock { $0.append((Array(bytes), format)) } },
+            onBusEvent: { event in recorder.events.withLock { $0.append(event) } })
+        try pipeline.play()
+        let ended = try await recorder.waitFor(10) { recorder.events.withLock { $0.contains(.endOfStream) } }
+        pipeline.stop()
+        #expect(ended, "no end-of-stream from a 5-buffer source")
+        let samples = recorder.samples.withLock { $0 }
+        #expect(samples.count == 5)
+        for sample in samples {
+            #expect(sample.format == SampleFormat(width: 96, height: 64))
+            #expect(Array(sample.bytes.prefix(2)) == [0xFF, 0xD8])
+            #expect(Array(sample.bytes.suffix(2)) == [0xFF, 0xD9])
+        }
+    }
+
+    @Test func reportsAnElementErrorWithItsPathAndDebugString() async throws {
+        let recorder = Recorder()
+        let pipeline = try Pipeline(
+            description: "videotestsrc ! video/x-raw,width=64,height=48 ! identity name=breaker error-after=3 ! jpegenc ! appsink name=sink",
+            onSample: { _, _ in },
+            onBusEvent: { event in recorder.events.withLock { $0.append(event) } })
+        try pipeline.play()
+        let failed = try await recorder.waitFor(10) {
+            recorder.events.withLock { $0.contains { if case .error = $0 { true } else { false } } }
+        }
+        pipeline.stop()
+        #expect(failed)
+        let fault = recorder.events.withLock { events in
+            events.compactMap { if case .error(let fault) = $0 { fault } else { nil } }.first
+        }
+        #expect(fault?.element?.hasSuffix("breaker") == true)
+        #expect(fault?.message.isEmpty == false)
+        #expect(fault?.debug?.isEmpty == false)
+    }
+
+    @Test func aDeviceThatIsNotThereFailsToStartWithTheDeviceNamed() async throws {
+        let recorder = Recorder()
+        let pipeline = try Pipeline(
+            description: "v4l2src device=/dev/framecast-no-such-camera ! image/jpeg ! appsink name=sink",
+            onSample: { _, _ in },
+            onBusEvent: { event in recorder.events.withLock { $0.append(event) } })
+        #expect(throws: PipelineError.self) { try pipeline.play() }
+        let reported = try await recorder.waitFor(5) {
+            recorder.events.withLock { $0.contains { if case .error = $0 { true } else { false } } }
+        }
+        pipeline.stop()
+        #expect(reported)
+        let text = recorder.events.withLock { $0.map { "\($0)" }.joined() }
+        #expect(text.contains("framecast-no-such-camera"))
+    }
+}
