@@ -50,4 +50,40 @@ static inline GQuark fc_resource_error_quark(void) {
     return GST_RESOURCE_ERROR;
 }
 
+// Whether any source element of the pipeline opens a device (v4l2src, alsasrc, libcamerasrc,
+// decklink...): such a pipeline is not started by `framecast check`. Iterating a bin needs
+// GValue and G_OBJECT_GET_CLASS, both macros, so the loop lives here.
+static inline gboolean fc_pipeline_opens_device(GstElement *element) {
+    static const char *const device_properties[] = { "device", "device-number", "camera-name", NULL };
+    if (!GST_IS_BIN(element)) {
+        for (int i = 0; device_properties[i]; i++)
+            if (g_object_class_find_property(G_OBJECT_GET_CLASS(element), device_properties[i])) return TRUE;
+        return FALSE;
+    }
+    gboolean found = FALSE;
+    GstIterator *iterator = gst_bin_iterate_sources(GST_BIN(element));
+    GValue item = G_VALUE_INIT;
+    gboolean done = FALSE;
+    while (!done && !found) {
+        switch (gst_iterator_next(iterator, &item)) {
+        case GST_ITERATOR_OK: {
+            GObject *child = g_value_get_object(&item);
+            for (int i = 0; device_properties[i] && !found; i++)
+                if (g_object_class_find_property(G_OBJECT_GET_CLASS(child), device_properties[i])) found = TRUE;
+            g_value_reset(&item);
+            break;
+        }
+        case GST_ITERATOR_RESYNC:
+            gst_iterator_resync(iterator);
+            break;
+        default:
+            done = TRUE;
+            break;
+        }
+    }
+    g_value_unset(&item);
+    gst_iterator_free(iterator);
+    return found;
+}
+
 #endif

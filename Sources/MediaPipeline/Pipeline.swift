@@ -24,6 +24,13 @@ public final class Pipeline: @unchecked Sendable {
         _ = try Pipeline(description: description, onSample: nil, onBusEvent: nil)
     }
 
+    /// Whether a source element opens a device (a camera, a capture card, a sound card): such a
+    /// pipeline is validated but not run by `framecast check`.
+    public static func opensDevice(_ description: String) throws(PipelineError) -> Bool {
+        let pipeline = try Pipeline(description: description, onSample: nil, onBusEvent: nil)
+        return fc_pipeline_opens_device(pipeline.element) != 0
+    }
+
     /// Builds the pipeline and installs the handlers (appsink callbacks and bus sync handler are in
     /// place before the pipeline can ever reach PLAYING).
     public convenience init(

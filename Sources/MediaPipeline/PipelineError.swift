@@ -21,6 +21,10 @@ public enum PipelineError: Error, Sendable, Equatable, CustomStringConvertible {
     case cannotStart(String)
     /// A pipeline file could not be read.
     case unreadableFile(path: String, reason: String)
+    /// A `${NAME}` could not be expanded.
+    case variable(source: String, line: Int, name: String, problem: String)
+    /// A `--set` assignment is malformed.
+    case badAssignment(String, String)
 
     public var description: String {
         let ending = "end the pipeline with `jpegenc ! appsink name=sink` (or `image/jpeg ! appsink name=sink` for a source that already gives JPEG)"
@@ -47,6 +51,10 @@ public enum PipelineError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the pipeline could not start: \(message)"
         case .unreadableFile(let path, let reason):
             return "cannot read pipeline file \(path): \(reason)"
+        case .variable(let source, let line, let name, let problem):
+            return "\(source), line \(line): variable `\(name)` \(problem)"
+        case .badAssignment(let assignment, let problem):
+            return "--set \(assignment.debugDescription): \(problem)"
         }
     }
 }

@@ -23,15 +23,21 @@ public final class FrameHub: Sendable {
 
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
-    /// Makes `frame` the newest and wakes every subscriber with it.
-    public func publish(_ frame: Frame) {
+    /// Makes `frame` the newest and wakes every subscriber with it. Returns how many subscribers
+    /// had not taken the previous frame yet (it was replaced: they skip it).
+    @discardableResult
+    public func publish(_ frame: Frame) -> Int {
         let targets = state.withLock { state -> [AsyncStream<Frame>.Continuation] in
             guard !state.finished else { return [] }
             state.latest = frame
             return Array(state.subscribers.values)
         }
         // Yield outside the lock: a yield may resume a waiting task.
-        for continuation in targets { continuation.yield(frame) }
+        var skipped = 0
+        for continuation in targets {
+            if case .dropped = continuation.yield(frame) { skipped += 1 }
+        }
+        return skipped
     }
 
     /// Sends the newest frame again to every subscriber (still scenes must keep painting and

@@ -2,24 +2,40 @@ import Hummingbird
 import HTTPTypes
 import NIOCore
 
-/// `GET /snapshot`: the newest frame as a JPEG, fresh: a stopped pipeline is started and a frame
-/// captured after the request is awaited; a failing one answers 503 with the reason.
+/// `GET /snapshot` (the first stream) and `GET /snapshot/NAME`: the newest frame as a JPEG, fresh.
+/// A stopped pipeline is started and a frame captured after the request awaited; `?max_age=MS`
+/// accepts the newest frame if it is at most that old; a failing stream answers 503 with the reason.
 struct SnapshotController<Context: RequestContext> {
-    let supervisor: StreamSupervisor
+    let catalog: StreamCatalog
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/snapshot") { _, _ in await snapshot() }
+        router.get("/snapshot") { request, _ in await snapshot(request, catalog.first) }
+        router.get("/snapshot/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            guard let supervisor = catalog.named(name) else { return JSONError.unknownStream(name, in: catalog) }
+            return await snapshot(request, supervisor)
+        }
     }
 
-    func snapshot() async -> Response {
+    func snapshot(_ request: Request, _ supervisor: StreamSupervisor) async -> Response {
         let requestedAt = WallClock.now()
+        var maxAge: Int64?
+        if let text = request.uri.queryParameters["max_age"].map(String.init) {
+            guard let milliseconds = Int64(text), milliseconds >= 0, milliseconds <= 86_400_000 else {
+                return JSONError(error: "max_age must be a whole number of milliseconds (0 for a frame captured after the request), not '\(text)'")
+                    .response(status: .badRequest)
+            }
+            maxAge = milliseconds
+        }
         let lease = supervisor.acquireClient()
         defer { lease.release() }
+
         let frame: Frame?
-        if let live = supervisor.liveFrame() {
+        let oldestAccepted = WallClock.Instant(microseconds: requestedAt.microseconds - (maxAge ?? 0) * 1000)
+        if let live = supervisor.liveFrame(), maxAge.map({ _ in live.capturedAt >= oldestAccepted }) ?? true {
             frame = live
         } else {
-            frame = await supervisor.frame(capturedAfter: requestedAt, timeout: supervisor.settings.snapshotTimeout)
+            frame = await supervisor.frame(capturedAfter: oldestAccepted, timeout: supervisor.settings.snapshotTimeout)
         }
         guard let frame else {
             let status = supervisor.status()

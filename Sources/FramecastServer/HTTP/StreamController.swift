@@ -1,26 +1,38 @@
+import CoreMetrics
+import Dispatch
 import Hummingbird
 import HTTPTypes
 import NIOCore
 import ServiceLifecycle
 
-/// `GET /stream`: the live multipart stream of one supervisor's frames.
+/// `GET /stream` (the first stream) and `GET /stream/NAME`: live multipart streams.
 struct StreamController<Context: RequestContext> {
-    let supervisor: StreamSupervisor
+    let catalog: StreamCatalog
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/stream") { request, _ in try stream(request) }
+        router.get("/stream") { request, _ in stream(request, catalog.first) }
+        router.get("/stream/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            guard let supervisor = catalog.named(name) else { return JSONError.unknownStream(name, in: catalog) }
+            return stream(request, supervisor)
+        }
     }
 
     private static var accelBuffering: HTTPField.Name { HTTPField.Name("X-Accel-Buffering")! }
 
-    func stream(_ request: Request) throws -> Response {
+    func stream(_ request: Request, _ supervisor: StreamSupervisor) -> Response {
         let requested = request.uri.queryParameters["framing"].map(String.init)
         guard let framing = StreamFraming.choose(userAgent: request.headers[.userAgent], requested: requested) else {
             return JSONError(error: "unknown framing '\(requested ?? "")': use framing=length or framing=early")
                 .response(status: .badRequest)
         }
-        let supervisor = self.supervisor
+        let fps: Double?
+        switch ClientRateLimit.parse(request.uri.queryParameters["fps"].map(String.init)) {
+        case .success(let value): fps = value
+        case .failure(let error): return error.response(status: .badRequest)
+        }
         let framer = supervisor.framer
+        let metrics = supervisor.metrics
         var headers = HTTPFields()
         headers[.contentType] = framer.contentType
         headers[.cacheControl] = "no-store, no-cache, must-revalidate, max-age=0"
@@ -31,12 +43,26 @@ struct StreamController<Context: RequestContext> {
             let lease = supervisor.acquireClient()
             defer { lease.release() }
             let frames = supervisor.hub.subscribe()
+            var limit = ClientRateLimit(fps: fps)
+            var lastSequence: UInt64 = 0
             // Cancelled as soon as the client closes its side, so a departed client is removed at
             // once even when no frame is being written.
             try await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await writer.write(framer.opening(framing))
+                let opening = framer.opening(framing)
+                try await writer.write(opening)
+                metrics.bytesSent.increment(by: opening.readableBytes)
                 for await frame in frames.cancelOnGracefulShutdown() {
-                    try await writer.write(frame.part(for: framing))
+                    guard limit.admit() else { continue }
+                    let part = frame.part(for: framing)
+                    try await writer.write(part)
+                    metrics.framesSent.increment()
+                    metrics.bytesSent.increment(by: part.readableBytes)
+                    if frame.sequence != lastSequence {
+                        // Repeats of an old frame would only measure how long the scene was still.
+                        lastSequence = frame.sequence
+                        let microseconds = WallClock.now().microseconds - frame.capturedAt.microseconds
+                        metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
+                    }
                 }
             }
             // The frames ended without the client leaving: the server is shutting down.

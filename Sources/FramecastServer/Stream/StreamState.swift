@@ -1,5 +1,5 @@
 /// Where a stream's pipeline is in its lifecycle, as shown in status.
-public enum StreamState: String, Sendable, Codable {
+public enum StreamState: String, Sendable, Codable, CaseIterable {
     /// No pipeline (no clients, or never started).
     case idle
     /// Set to PLAYING, no frame yet.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 public import Logging
 public import MediaPipeline
@@ -20,6 +21,7 @@ public final class StreamSupervisor: Service, Sendable {
     public let settings: StreamSettings
     public let hub = FrameHub()
     public let framer: MultipartFramer
+    public let metrics: StreamMetrics
 
     private let logger: Logger
     private let queue: DispatchQueue
@@ -32,6 +34,8 @@ public final class StreamSupervisor: Service, Sendable {
         /// Identifies the current pipeline run; events from older runs are ignored.
         var generation: UInt64 = 0
         var runStartedAt: UInt64 = 0
+        /// Frames the current run delivered, warm-up frames included.
+        var framesThisRun = 0
         var clients = 0
         var restartDelay: Double
         var restarts = 0
@@ -49,9 +53,13 @@ public final class StreamSupervisor: Service, Sendable {
     }
 
     /// Validates the description (throws a `PipelineError` a user can act on); runs nothing.
-    public init(name: String, pipeline: String, settings: StreamSettings, framer: MultipartFramer = MultipartFramer(), logger: Logger) throws(PipelineError) {
+    public init(
+        name: String, pipeline: String, settings: StreamSettings, framer: MultipartFramer = MultipartFramer(),
+        metrics: StreamMetrics, logger: Logger
+    ) throws(PipelineError) {
         try Pipeline.validate(pipeline)
         self.name = name
+        self.metrics = metrics
         self.pipelineDescription = pipeline
         self.settings = settings
         self.framer = framer
@@ -78,7 +86,7 @@ public final class StreamSupervisor: Service, Sendable {
             queue.async {
                 let pipeline = self.core.withLock { core -> Pipeline? in
                     core.shutDown = true
-                    core.state = .idle
+                    self.transition(&core, to: .idle)
                     core.idleToken += 1
                     core.restartToken += 1
                     defer { core.pipeline = nil }
@@ -97,11 +105,19 @@ public final class StreamSupervisor: Service, Sendable {
     /// Registers a client (a stream viewer or a snapshot waiting for a frame). The pipeline starts
     /// if it is not running; it may stop once every lease is released and the idle time passed.
     public func acquireClient() -> ClientLease {
-        core.withLock { $0.clients += 1 }
+        let count = core.withLock { core in
+            core.clients += 1
+            return core.clients
+        }
+        metrics.clients.record(count)
         queue.async { self.reconcile() }
         return ClientLease { [weak self] in
             guard let self else { return }
-            self.core.withLock { $0.clients -= 1 }
+            let count = self.core.withLock { core in
+                core.clients -= 1
+                return core.clients
+            }
+            self.metrics.clients.record(count)
             self.queue.async { self.reconcile() }
         }
     }
@@ -155,6 +171,11 @@ public final class StreamSupervisor: Service, Sendable {
         }
     }
 
+    private func transition(_ core: inout Core, to state: StreamState) {
+        core.state = state
+        metrics.enter(state)
+    }
+
     // MARK: - Lifecycle (on `queue` only)
 
     /// Brings the pipeline in line with the client count: start when wanted, schedule an idle stop
@@ -175,7 +196,10 @@ public final class StreamSupervisor: Service, Sendable {
                     core.idleToken += 1
                 }
                 if core.state == .idle || core.state == .error {
-                    if core.state == .error { core.restarts += 1 }
+                    if core.state == .error {
+                        core.restarts += 1
+                        metrics.restarts.increment()
+                    }
                     return (.start, needsRepeatTimer)
                 }
                 return (.none, needsRepeatTimer)
@@ -219,8 +243,9 @@ public final class StreamSupervisor: Service, Sendable {
         }
         core.withLock { core in
             core.pipeline = pipeline
-            core.state = .starting
+            self.transition(&core, to: .starting)
             core.runStartedAt = DispatchTime.now().uptimeNanoseconds
+            core.framesThisRun = 0
         }
         logger.info("starting pipeline")
         do {
@@ -266,10 +291,10 @@ public final class StreamSupervisor: Service, Sendable {
                 core.restartDelay = settings.minimumRestartDelay
             }
             guard core.clients > 0 || settings.alwaysOn else {
-                core.state = .error
+                self.transition(&core, to: .error)
                 return .wait
             }
-            core.state = .restarting
+            self.transition(&core, to: .restarting)
             let delay = core.restartDelay
             core.restartDelay = min(core.restartDelay * 2, settings.maximumRestartDelay)
             core.restartToken += 1
@@ -291,6 +316,7 @@ public final class StreamSupervisor: Service, Sendable {
         let go = core.withLock { core -> Bool in
             guard token == core.restartToken, core.state == .restarting, !core.shutDown else { return false }
             core.restarts += 1
+            metrics.restarts.increment()
             return true
         }
         if go { startPipeline() }
@@ -300,7 +326,7 @@ public final class StreamSupervisor: Service, Sendable {
         let idle = core.withLock { core -> Pipeline?? in
             guard token == core.idleToken, core.idleStopPending, core.clients == 0, !settings.alwaysOn, !core.shutDown else { return nil }
             core.idleStopPending = false
-            core.state = .idle
+            self.transition(&core, to: .idle)
             core.restartToken += 1  // cancels a pending restart
             core.rate.reset()
             defer { core.pipeline = nil }
@@ -341,25 +367,34 @@ public final class StreamSupervisor: Service, Sendable {
     // MARK: - Frames (on GStreamer's streaming thread)
 
     private func makeSampleHandler(generation: UInt64) -> SampleHandler {
-        { [weak self] bytes, format in
+        let warmupFrames = settings.warmupFrames
+        return { [weak self] bytes, format in
             guard let self else { return }
             let capturedAt = WallClock.now()
             let now = DispatchTime.now().uptimeNanoseconds
-            let sequence = self.core.withLock { core -> UInt64? in
+            let accepted = self.core.withLock { core -> (sequence: UInt64, firstOfRun: Bool)? in
                 guard core.generation == generation, !core.shutDown else { return nil }
+                core.framesThisRun += 1
+                // Warm-up frames (dark while auto-exposure settles) are captured but never served.
+                guard core.framesThisRun > warmupFrames else { return nil }
                 core.framesPublished += 1
                 core.rate.record(at: now)
                 core.lastDelivery = now
                 core.lastFrame = (bytes.count, format.width, format.height, capturedAt)
                 if core.state == .starting || core.state == .restarting {
-                    core.state = .playing
+                    self.transition(&core, to: .playing)
                 }
-                return core.framesPublished
+                return (core.framesPublished, core.framesThisRun == warmupFrames + 1)
             }
-            guard let sequence else { return }
-            if sequence == 1 { self.logger.info("first frame", metadata: ["width": "\(format.width)", "height": "\(format.height)"]) }
-            let frame = self.framer.makeFrame(jpeg: bytes, width: format.width, height: format.height, sequence: sequence, capturedAt: capturedAt)
-            self.hub.publish(frame)
+            self.metrics.framesCaptured.increment()
+            guard let accepted else { return }
+            if accepted.firstOfRun {
+                self.logger.info("first frame", metadata: ["width": "\(format.width)", "height": "\(format.height)", "bytes": "\(bytes.count)"])
+            }
+            let frame = self.framer.makeFrame(
+                jpeg: bytes, width: format.width, height: format.height, sequence: accepted.sequence, capturedAt: capturedAt)
+            let skipped = self.hub.publish(frame)
+            if skipped > 0 { self.metrics.framesSkipped.increment(by: skipped) }
         }
     }
 }

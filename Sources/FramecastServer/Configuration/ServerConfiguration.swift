@@ -1,0 +1,32 @@
+/// One stream to serve: a URL-safe name and its gst-launch description (variables expanded).
+public struct StreamDefinition: Sendable, Equatable {
+    public var name: String
+    public var pipeline: String
+
+    public init(name: String, pipeline: String) {
+        self.name = name
+        self.pipeline = pipeline
+    }
+}
+
+/// Everything `buildApplication` needs, filled from the command line (or by tests).
+public struct ServerConfiguration: Sendable {
+    /// The streams to serve; `/stream` and `/snapshot` serve the first in name order.
+    public var streams: [StreamDefinition]
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (tests); the bound port is passed to `onServerRunning`.
+    public var port = 8080
+    /// Absolute path of the page's folder, or nil to serve no page.
+    public var webRoot: String?
+    /// Lifecycle settings shared by every stream.
+    public var stream = StreamSettings()
+
+    public init(streams: [StreamDefinition]) {
+        self.streams = streams
+    }
+
+    /// One stream named `main`.
+    public init(pipeline: String) {
+        self.init(streams: [StreamDefinition(name: "main", pipeline: pipeline)])
+    }
+}

@@ -1,0 +1,32 @@
+import Dispatch
+
+/// `?fps=N`: caps what one client is sent. The pipeline is not changed; frames are skipped for
+/// this client only. Admission follows a schedule of one slot per 1/N s (not "1/N s since the last
+/// frame", which a 30 fps source's jitter would turn into fewer than N), with half a slot of
+/// tolerance, and catches up at most one slot after a pause.
+struct ClientRateLimit {
+    private let interval: UInt64?
+    private var nextDue: UInt64 = 0
+
+    /// `fps` nil means no cap.
+    init(fps: Double?) {
+        interval = fps.map { UInt64(1e9 / $0) }
+    }
+
+    /// Parses `?fps=`: a positive number up to 1000. Nil text means no cap.
+    static func parse(_ text: String?) -> Result<Double?, JSONError> {
+        guard let text else { return .success(nil) }
+        guard let fps = Double(text), fps.isFinite, fps > 0, fps <= 1000 else {
+            return .failure(JSONError(error: "fps must be a number above 0 and at most 1000, not '\(text)'"))
+        }
+        return .success(fps)
+    }
+
+    mutating func admit(now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Bool {
+        guard let interval else { return true }
+        guard now + interval / 2 >= nextDue else { return false }
+        // Behind by more than a slot (a pause, a slow write): restart the schedule from now.
+        nextDue = nextDue + interval < now ? now + interval : nextDue + interval
+        return true
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// Expands `${NAME}` and `${NAME:-default}` in a pipeline description, line by line so an error
+/// can name the line.
+///
+/// A value is inserted as one pipeline token: one holding `!`, a quote, a backslash or whitespace is
+/// refused, so no value can add an element, a link or a property to a pipeline.
+public enum PipelineTemplate {
+    /// - Parameters:
+    ///   - text: the description (a file's text, comments included, or a command-line string).
+    ///   - source: what to call it in errors (a file path, or `--stream NAME`).
+    ///   - stream: the stream's name, for `--set STREAM.NAME=VALUE`.
+    /// - Returns: the description with comment lines removed, lines joined, variables replaced.
+    public static func expand(_ text: String, source: String, stream: String, variables: PipelineVariables) throws(PipelineError) -> String {
+        var lines: [String] = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingWhitespace()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            lines.append(try expandLine(line, source: source, line: index + 1, stream: stream, variables: variables))
+        }
+        let description = lines.joined(separator: " ")
+        guard !description.isEmpty else { throw .empty }
+        return description
+    }
+
+    private static func expandLine(_ line: String, source: String, line number: Int, stream: String, variables: PipelineVariables) throws(PipelineError) -> String {
+        var output = ""
+        var rest = Substring(line)
+        while let start = rest.range(of: "${") {
+            output += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw .variable(source: source, line: number, name: "", problem: "`${` without a closing `}`")
+            }
+            let body = rest[start.upperBound..<end]
+            let name: String
+            let fallback: String?
+            if let separator = body.range(of: ":-") {
+                name = String(body[..<separator.lowerBound])
+                fallback = String(body[separator.upperBound...])
+            } else {
+                name = String(body)
+                fallback = nil
+            }
+            guard PipelineVariables.isVariableName(name) else {
+                throw .variable(source: source, line: number, name: name, problem: "is not a variable name (letters, digits and _)")
+            }
+            if let value = variables.value(of: name, stream: stream) {
+                if let bad = value.first(where: { $0.isWhitespace || "!\"'\\".contains($0) }) {
+                    throw .variable(
+                        source: source, line: number, name: name,
+                        problem: "has the value \(value.debugDescription), which holds \(bad.debugDescription): a value must be a single pipeline token (no `!`, quotes or spaces)")
+                }
+                output += value
+            } else if let fallback {
+                output += fallback
+            } else {
+                throw .variable(
+                    source: source, line: number, name: name,
+                    problem: "has no value: give it with --set \(name)=VALUE (or --set \(stream).\(name)=VALUE, or the environment), or write a default as ${\(name):-VALUE}")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        output += rest
+        return output
+    }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> String {
+        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}
