@@ -106,4 +106,68 @@ import Testing
         }
         _ = stalled
     }
+
+    /// A temporary folder of pipeline files, removed afterwards.
+    static func withPipelineFolder<T>(_ files: [String: String], _ body: (String) async throws -> T) async throws -> T {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("framecast-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (name, text) in files {
+            try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return try await body(folder.path)
+    }
+
+    static let small = "# a small test pattern\nvideotestsrc is-live=true\n! video/x-raw,width=${WIDTH:-160},height=${HEIGHT:-120},framerate=30/1\n! jpegenc quality=${QUALITY:-80} ! appsink name=sink\n"
+
+    @Test func pipelinesFolderServesEachFileAsANamedStreamWithVariables() async throws {
+        try await Self.withPipelineFolder(["front-door.pipeline": Self.small, "yard.pipeline": Self.small, "notes.txt": "not a pipeline"]) { folder in
+            let server = try await FramecastProcess.serve([
+                "--pipelines", folder, "--set", "WIDTH=320", "--set", "yard.WIDTH=640", "--set", "yard.HEIGHT=360",
+                "--stream", "extra=videotestsrc ! video/x-raw,width=${WIDTH},height=240 ! jpegenc ! appsink name=sink",
+            ])
+            defer { server.terminate() }
+            for (name, width) in [("front-door", 320), ("yard", 640), ("extra", 320)] {
+                let (head, body) = try await server.server.get("/snapshot/\(name)")
+                #expect(head.status == 200, "\(name)")
+                #expect(jpegDimensions(body)?.width == width, "\(name)")
+            }
+            #expect(try await server.server.get("/snapshot/notes").0.status == 404)
+        }
+    }
+
+    @Test(arguments: [
+        (["Front Door.pipeline"], [String](), "stream name 'Front Door' is not allowed"),
+        (["cam.pipeline"], ["--stream", "cam=videotestsrc ! jpegenc ! appsink name=sink"], "two streams are named 'cam'"),
+        (["cam.pipeline"], ["--stream", "Bad/Name=videotestsrc ! jpegenc ! appsink name=sink"], "stream name 'Bad/Name' is not allowed"),
+        (["cam.pipeline"], ["--set", "WIDTH=1 ! filesink location=/tmp/pwned"], "single pipeline token"),
+        (["cam.pipeline"], ["--stream", "x=videotestsrc ! video/x-raw,width=${UNSET_VARIABLE_X} ! jpegenc ! appsink name=sink"], "UNSET_VARIABLE_X"),
+    ])
+    func badStreamConfigurationIsAStartupError(files: [String], arguments: [String], says: String) async throws {
+        try await Self.withPipelineFolder(Dictionary(uniqueKeysWithValues: files.map { ($0, Self.small) })) { folder in
+            let result = try await FramecastProcess.runToExit(["--pipelines", folder, "--port", "0"] + arguments)
+            #expect(result.status == 2)
+            #expect(result.error.contains(says), "stderr: \(result.error)")
+        }
+    }
+
+    @Test func checkCommandPrintsOneLinePerStream() async throws {
+        let broken = "videotestsrc ! video/x-raw,width=${WIDTH:-160},height=120 ! appsink name=sink\n"
+        let camera = "v4l2src device=/dev/framecast-no-camera ! image/jpeg ! appsink name=sink\n"
+        let missing = "videotestsrc ! video/x-raw,width=${NOPE},height=120 ! jpegenc ! appsink name=sink\n"
+        try await Self.withPipelineFolder(["good.pipeline": Self.small, "raw.pipeline": broken, "cam.pipeline": camera, "vars.pipeline": missing]) { folder in
+            let result = try await FramecastProcess.runToExit(["check", folder, "--set", "good.WIDTH=320", "--set", "good.HEIGHT=240"])
+            #expect(result.status == 2, "a failing pipeline must fail the check")
+            let lines = result.output.split(separator: "\n").map(String.init)
+            #expect(lines.count == 4, "\(result.output)")
+            let byName = Dictionary(uniqueKeysWithValues: lines.map { (String($0.split(separator: " ")[0]), $0) })
+            #expect(byName["good"]?.contains("OK") == true && byName["good"]?.contains("320x240") == true && byName["good"]?.contains("KB") == true, "\(byName["good"] ?? "")")
+            #expect(byName["cam"]?.contains("OK") == true && byName["cam"]?.contains("not run") == true)
+            #expect(byName["raw"]?.contains("ERROR") == true && byName["raw"]?.contains("image/jpeg") == true)
+            #expect(byName["vars"]?.contains("ERROR") == true && byName["vars"]?.contains("NOPE") == true && byName["vars"]?.contains("line 1") == true)
+        }
+        let shipped = try await FramecastProcess.runToExit(["check", Self.repository.appendingPathComponent("pipelines").path])
+        #expect(shipped.status == 0, "\(shipped.output)\(shipped.error)")
+        #expect(shipped.output.contains("1280x720"))
+    }
 }

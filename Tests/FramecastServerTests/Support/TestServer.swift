@@ -64,13 +64,14 @@ struct TestServer: Sendable {
 
     func state() async throws -> String { try await status()["state"] as? String ?? "?" }
 
-    /// Opens `/stream` (with `query`) and hands the body closure the parts as they come.
+    /// Opens `path` (with `query`) and hands the body closure the parts as they come.
     func stream<T: Sendable>(
+        path: String = "/stream",
         query: String = "",
         userAgent: String = "framecast-tests",
         _ body: (inout ResponseReader, inout MultipartStreamReader) async throws -> T
     ) async throws -> T {
-        try await withHTTPRequest(port: port, path: "/stream\(query)", headers: ["User-Agent": userAgent]) { reader in
+        try await withHTTPRequest(port: port, path: "\(path)\(query)", headers: ["User-Agent": userAgent]) { reader in
             guard reader.head.status == 200 else { throw HTTPTestError.malformed("stream answered \(reader.head.status)") }
             var parts = MultipartStreamReader(boundary: "framecast")
             try await parts.readOpening(&reader)
