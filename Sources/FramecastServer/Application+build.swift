@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+import HummingbirdWebSocket
 import NIOCore
 import Prometheus
 
@@ -37,9 +38,13 @@ public func buildApplication(
     snapshots.addRoutes(to: router)
     StatusController(catalog: catalog).addRoutes(to: router)
     MetricsController(registry: registry).addRoutes(to: router)
+    // A router of its own: only `/ws` upgrades; everything else stays plain HTTP.
+    let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+    WallSocketController(catalog: catalog).addRoutes(to: webSocketRouter)
 
     return Application(
         router: router,
+        server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Framecast"),
         services: supervisors,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

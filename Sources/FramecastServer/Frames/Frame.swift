@@ -2,9 +2,11 @@ public import NIOCore
 
 /// One JPEG from the pipeline, laid out once in one buffer that every client writes as is.
 ///
-/// The storage holds `[length-framing headers][JPEG][\r\n--B\r\n][Content-Type: image/jpeg\r\n\r\n]`.
-/// The three views below are slices of that one storage (no copies): a length-framing client
-/// writes `lengthFramed`, an early-framing client writes `earlyFramed`, a snapshot is `jpeg`.
+/// The storage holds `[length-framing headers][JPEG][\r\n--B\r\n][Content-Type: image/jpeg\r\n\r\n][tag]`
+/// where the tag (stream name, capture time, JPEG length) ends the WebSocket message. The views
+/// below are slices of that one storage (no copies): a length-framing client writes
+/// `lengthFramed`, an early-framing client writes `earlyFramed`, a WebSocket client sends
+/// `webSocketMessage`, a snapshot is `jpeg`.
 /// Fields are `let`: mutating a slice would copy the whole JPEG.
 public struct Frame: Sendable {
     /// Increases by one per frame published (repeats keep their number).
@@ -19,8 +21,14 @@ public struct Frame: Sendable {
     public let lengthFramed: ByteBuffer
     /// The JPEG, then the next boundary line and the next part's whole header block.
     public let earlyFramed: ByteBuffer
+    /// The JPEG first, the tag last: `[JPEG][…][name][u8 name length][f64 capture time][u32 JPEG length]`
+    /// (big-endian; read from the end).
+    public let webSocketMessage: ByteBuffer
 
-    init(sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, storage: ByteBuffer, headerLength: Int, jpegLength: Int, boundaryLineLength: Int) {
+    init(
+        sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, storage: ByteBuffer,
+        headerLength: Int, jpegLength: Int, boundaryLineLength: Int, trailerLength: Int
+    ) {
         self.sequence = sequence
         self.capturedAt = capturedAt
         self.width = width
@@ -28,7 +36,8 @@ public struct Frame: Sendable {
         let base = storage.readerIndex
         self.jpeg = storage.getSlice(at: base + headerLength, length: jpegLength)!
         self.lengthFramed = storage.getSlice(at: base, length: headerLength + jpegLength + boundaryLineLength)!
-        self.earlyFramed = storage.getSlice(at: base + headerLength, length: storage.readableBytes - headerLength)!
+        self.earlyFramed = storage.getSlice(at: base + headerLength, length: jpegLength + trailerLength)!
+        self.webSocketMessage = storage.getSlice(at: base + headerLength, length: storage.readableBytes - headerLength)!
     }
 
     /// The bytes a client of this framing is sent for this frame.

@@ -25,12 +25,16 @@ public struct MultipartFramer: Sendable {
     public let boundary: String
     private let boundaryLine: [UInt8]   // "\r\n--B\r\n"
     private let partHeaderBlock: [UInt8]  // "Content-Type: image/jpeg\r\n\r\n"
+    private let streamTag: [UInt8]  // name, then its length
     private let allocator = ByteBufferAllocator()
 
-    public init(boundary: String = "framecast") {
+    /// `streamName` tags each frame's WebSocket message (at most 255 bytes of it are kept).
+    public init(boundary: String = "framecast", streamName: String = "") {
         self.boundary = boundary
         self.boundaryLine = Array("\r\n--\(boundary)\r\n".utf8)
         self.partHeaderBlock = Array("Content-Type: image/jpeg\r\n\r\n".utf8)
+        let name = Array(streamName.utf8.prefix(255))
+        self.streamTag = name + [UInt8(name.count)]
     }
 
     public var contentType: String { "multipart/x-mixed-replace; boundary=\(boundary)" }
@@ -56,13 +60,18 @@ public struct MultipartFramer: Sendable {
     /// Lays out one frame: the only copy of the JPEG bytes out of the pipeline's buffer.
     public func makeFrame(jpeg: UnsafeRawBufferPointer, width: Int, height: Int, sequence: UInt64, capturedAt: WallClock.Instant) -> Frame {
         let headers = "Content-Type: image/jpeg\r\nContent-Length: \(jpeg.count)\r\nX-Timestamp: \(capturedAt.headerValue)\r\n\r\n"
-        var storage = allocator.buffer(capacity: headers.utf8.count + jpeg.count + boundaryLine.count + partHeaderBlock.count)
+        var storage = allocator.buffer(
+            capacity: headers.utf8.count + jpeg.count + boundaryLine.count + partHeaderBlock.count + streamTag.count + 12)
         let headerLength = storage.writeString(headers)
         storage.writeBytes(jpeg)
         storage.writeBytes(boundaryLine)
         storage.writeBytes(partHeaderBlock)
+        storage.writeBytes(streamTag)
+        storage.writeInteger(capturedAt.secondsSinceEpoch.bitPattern, endianness: .big)
+        storage.writeInteger(UInt32(jpeg.count), endianness: .big)
         return Frame(
             sequence: sequence, capturedAt: capturedAt, width: width, height: height, storage: storage,
-            headerLength: headerLength, jpegLength: jpeg.count, boundaryLineLength: boundaryLine.count)
+            headerLength: headerLength, jpegLength: jpeg.count, boundaryLineLength: boundaryLine.count,
+            trailerLength: boundaryLine.count + partHeaderBlock.count)
     }
 }

@@ -54,15 +54,14 @@ public final class StreamSupervisor: Service, Sendable {
 
     /// Validates the description (throws a `PipelineError` a user can act on); runs nothing.
     public init(
-        name: String, pipeline: String, settings: StreamSettings, framer: MultipartFramer = MultipartFramer(),
-        metrics: StreamMetrics, logger: Logger
+        name: String, pipeline: String, settings: StreamSettings, metrics: StreamMetrics, logger: Logger
     ) throws(PipelineError) {
         try Pipeline.validate(pipeline)
         self.name = name
         self.metrics = metrics
         self.pipelineDescription = pipeline
         self.settings = settings
-        self.framer = framer
+        self.framer = MultipartFramer(streamName: name)
         var logger = logger
         logger[metadataKey: "stream"] = .string(name)
         self.logger = logger

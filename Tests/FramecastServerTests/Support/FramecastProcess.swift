@@ -89,7 +89,11 @@ final class FramecastProcess: @unchecked Sendable {
 final class StalledClient {
     let fd: Int32
 
-    init(port: Int, path: String) throws {
+    convenience init(port: Int, path: String) throws {
+        try self.init(port: port, request: Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: stalled\r\n\r\n".utf8))
+    }
+
+    init(port: Int, request: [UInt8]) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var small: Int32 = 4096
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
@@ -101,8 +105,7 @@ final class StalledClient {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { throw HTTPTestError.closed("connecting the stalled client") }
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: stalled\r\n\r\n"
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     }
 
     deinit { close(fd) }

@@ -49,7 +49,7 @@ func withHTTPRequest<T: Sendable>(
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
         try await outbound.write(ByteBuffer(string: rawRequest ?? request))
-        var reader = ResponseReader(inbound.makeAsyncIterator())
+        var reader = ResponseReader(inbound.makeAsyncIterator(), outbound: outbound)
         try await reader.readHead()
         return try await body(&reader)
     }
@@ -58,6 +58,7 @@ func withHTTPRequest<T: Sendable>(
 /// Reads a response: its head, then the body bytes (chunked coding removed) on demand.
 struct ResponseReader {
     private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private var wire: [UInt8] = []
     private var wireStart = 0
     private(set) var body: [UInt8] = []
@@ -74,8 +75,14 @@ struct ResponseReader {
 
     private enum ChunkState { case size, data, dataEnd }
 
-    init(_ iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) {
+    init(_ iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         self.iterator = iterator
+        self.outbound = outbound
+    }
+
+    /// Sends more bytes on the connection (a WebSocket frame after an upgrade).
+    func send(_ bytes: [UInt8]) async throws {
+        try await outbound.write(ByteBuffer(bytes: bytes))
     }
 
     // MARK: Socket
