@@ -9,7 +9,10 @@ import Testing
                 let (page, html) = try await server.get("/")
                 #expect(page.status == 200)
                 #expect(page.header("content-type")?.hasPrefix("text/html") == true)
-                #expect(String(decoding: html, as: UTF8.self).contains("/stream"))
+                #expect(String(decoding: html, as: UTF8.self).contains("app.js"))
+                let (script, _) = try await server.get("/app.js")
+                #expect(script.status == 200)
+                #expect(script.header("content-type")?.contains("javascript") == true)
 
                 #expect(try await server.get("/no/such/thing").0.status == 404)
                 #expect(try await server.get("/streams").0.status == 404)
