@@ -1,6 +1,7 @@
 public import Hummingbird
-public import Logging
+import HummingbirdCore
 import HummingbirdWebSocket
+public import Logging
 import NIOCore
 import Prometheus
 
@@ -22,13 +23,21 @@ public func buildApplication(
             metrics: StreamMetrics(stream: definition.name, factory: metricsFactory), logger: logger)
     }
     let catalog = StreamCatalog(supervisors)
+    let budget = ClientBudget(limit: configuration.maxClients)
 
     let router = Router(context: BasicRequestContext.self)
-    let streams = StreamController<BasicRequestContext>(catalog: catalog)
+    let streams = StreamController<BasicRequestContext>(catalog: catalog, budget: budget)
     let snapshots = SnapshotController<BasicRequestContext>(catalog: catalog)
+    // Order matters: middleware wraps only what is added after it.
+    if let origin = configuration.allowOrigin {
+        router.middlewares.add(CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType], allowMethods: [.get, .head]))
+    }
+    if let access = configuration.access {
+        router.middlewares.add(BasicAuthMiddleware(access: access))
+    }
     router.middlewares.add(
         MethodNotAllowedMiddleware(
-            exactPaths: ["/", "/index.html", "/stream", "/snapshot", "/api/status", "/api/streams", "/metrics"],
+            exactPaths: ["/", "/index.html", "/stream", "/snapshot", "/api/status", "/api/streams", "/metrics", "/healthz"],
             namedPrefixes: ["/stream/", "/snapshot/", "/api/streams/"]))
     router.middlewares.add(MjpgStreamerMiddleware(catalog: catalog, streams: streams, snapshots: snapshots))
     if let webRoot = configuration.webRoot {
@@ -36,15 +45,32 @@ public func buildApplication(
     }
     streams.addRoutes(to: router)
     snapshots.addRoutes(to: router)
-    StatusController(catalog: catalog).addRoutes(to: router)
+    StatusController(catalog: catalog, budget: budget).addRoutes(to: router)
     MetricsController(registry: registry).addRoutes(to: router)
+
     // A router of its own: only `/ws` upgrades; everything else stays plain HTTP.
     let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
-    WallSocketController(catalog: catalog).addRoutes(to: webSocketRouter)
+    if let access = configuration.access {
+        webSocketRouter.middlewares.add(BasicAuthMiddleware(access: access))
+    }
+    WallSocketController(catalog: catalog, budget: budget).addRoutes(to: webSocketRouter)
+    let webSocketResponder = webSocketRouter.buildResponder()
+
+    let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+        // The idle timeout also bounds how long a request's headers may take (slow senders).
+        http1: .init(idleTimeout: .milliseconds(Int64(configuration.headerTimeout * 1000))),
+        ws: .init(maxFrameSize: 64 * 1024)
+    )
+    let server = HTTPServerBuilder { responder in
+        TunedChildChannel(
+            base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
+            unsentLowWatermark: 32 * 1024,
+            clientTimeout: configuration.clientTimeout)
+    }
 
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Framecast"),
         services: supervisors,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

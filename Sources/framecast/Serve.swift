@@ -30,6 +30,27 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("warmup-frames"), help: "Frames to drop after each pipeline start (dark frames while a camera's exposure settles).")
     var warmupFrames = 0
 
+    @Option(name: .customLong("frame-timeout"), help: "Seconds without a frame before a running pipeline counts as failed and is restarted.")
+    var frameTimeout: Double = 5
+
+    @Option(name: .customLong("client-timeout"), help: "Seconds a streaming client may accept no bytes before it is disconnected.")
+    var clientTimeout: Double = 30
+
+    @Option(name: .customLong("max-clients"), help: "Streaming clients (streams and WebSockets) served at once; past it, 503.")
+    var maxClients = 256
+
+    @Option(name: .customLong("header-timeout"), help: "Seconds a connection may take to send its request headers, or stay idle between requests.")
+    var headerTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Require HTTP Basic authentication with this user and password (every route but /healthz).", valueName: "USER:PASSWORD"))
+    var auth: String?
+
+    @Option(help: ArgumentHelp("Require HTTP Basic authentication against an htpasswd file of bcrypt entries (htpasswd -B).", valueName: "FILE"))
+    var htpasswd: String?
+
+    @Option(name: .customLong("allow-origin"), help: "Let scripts on this origin read responses (CORS); off by default.")
+    var allowOrigin: String?
+
     @Option(name: .customLong("web-root"), help: "Folder of the web page (default: the Web folder of this installation).")
     var webRoot: String?
 
@@ -43,6 +64,11 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds") }
         guard warmupFrames >= 0 else { throw ValidationError("--warmup-frames must be 0 or more") }
+        for (flag, value) in [("--frame-timeout", frameTimeout), ("--client-timeout", clientTimeout), ("--header-timeout", headerTimeout)] {
+            guard value > 0, value.isFinite else { throw ValidationError("\(flag) must be a positive number of seconds") }
+        }
+        guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
+        if auth != nil, htpasswd != nil { throw ValidationError("give either --auth or --htpasswd, not both") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -82,6 +108,20 @@ struct Serve: AsyncParsableCommand {
         configuration.stream.idleTimeout = idleTimeout
         configuration.stream.alwaysOn = alwaysOn
         configuration.stream.warmupFrames = warmupFrames
+        configuration.stream.frameTimeout = frameTimeout
+        configuration.clientTimeout = clientTimeout
+        configuration.maxClients = maxClients
+        configuration.headerTimeout = headerTimeout
+        configuration.allowOrigin = allowOrigin
+        do {
+            if let auth { configuration.access = try AccessControl.single(auth) }
+            if let htpasswd { configuration.access = try AccessControl.htpasswd(path: htpasswd) }
+        } catch {
+            throw StartupFailure(error.description).exitCode
+        }
+        if configuration.access == nil, host != "127.0.0.1", host != "localhost", host != "::1" {
+            logger.warning("listening on \(host) without authentication: anyone who can reach it sees the cameras (--auth or --htpasswd)")
+        }
         configuration.webRoot = WebRoot.locate(explicit: webRoot)
         if configuration.webRoot == nil {
             logger.warning("no web root found: `/` will not serve the page (give --web-root)")

@@ -94,7 +94,7 @@ import Testing
         try await TestServer.run(pipeline: TestPipelines.pattern(width: 160, height: 120, fps: "1/3")) { server in
             try await withDeadline(20, "a repeated frame") {
                 try await server.stream { reader, parts in
-                    let first = try #require(try await parts.next(&reader))
+                    let first = try #require(try await parts.nextFrame(&reader))
                     let again = try #require(try await parts.next(&reader))
                     #expect(again.timestamp == first.timestamp)
                     #expect(again.body == first.body)

@@ -20,6 +20,17 @@ public struct ServerConfiguration: Sendable {
     public var webRoot: String?
     /// Lifecycle settings shared by every stream.
     public var stream = StreamSettings()
+    /// Seconds a connection may take to send a request's headers (and may stay idle between
+    /// requests): slow header senders are closed.
+    public var headerTimeout: Double = 10
+    /// Seconds a streaming client may accept no bytes before it is disconnected.
+    public var clientTimeout: Double = 30
+    /// Streaming clients (HTTP streams and WebSockets) served at once; past it, 503.
+    public var maxClients = 256
+    /// HTTP Basic credentials required on every route but `/healthz`; nil leaves the server open.
+    public var access: AccessControl?
+    /// The one origin allowed to read responses from a script on another site (CORS); nil: none.
+    public var allowOrigin: String?
 
     public init(streams: [StreamDefinition]) {
         self.streams = streams

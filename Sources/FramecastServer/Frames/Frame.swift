@@ -15,6 +15,8 @@ public struct Frame: Sendable {
     public let capturedAt: WallClock.Instant
     public let width: Int
     public let height: Int
+    /// A "NO SIGNAL" picture standing in while the pipeline is down: never a snapshot.
+    public let isPlaceholder: Bool
     /// The JPEG alone.
     public let jpeg: ByteBuffer
     /// Part headers with Content-Length and X-Timestamp, the JPEG, then the next boundary line.
@@ -26,13 +28,14 @@ public struct Frame: Sendable {
     public let webSocketMessage: ByteBuffer
 
     init(
-        sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, storage: ByteBuffer,
+        sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, isPlaceholder: Bool, storage: ByteBuffer,
         headerLength: Int, jpegLength: Int, boundaryLineLength: Int, trailerLength: Int
     ) {
         self.sequence = sequence
         self.capturedAt = capturedAt
         self.width = width
         self.height = height
+        self.isPlaceholder = isPlaceholder
         let base = storage.readerIndex
         self.jpeg = storage.getSlice(at: base + headerLength, length: jpegLength)!
         self.lengthFramed = storage.getSlice(at: base, length: headerLength + jpegLength + boundaryLineLength)!

@@ -58,8 +58,12 @@ public struct MultipartFramer: Sendable {
     }
 
     /// Lays out one frame: the only copy of the JPEG bytes out of the pipeline's buffer.
-    public func makeFrame(jpeg: UnsafeRawBufferPointer, width: Int, height: Int, sequence: UInt64, capturedAt: WallClock.Instant) -> Frame {
-        let headers = "Content-Type: image/jpeg\r\nContent-Length: \(jpeg.count)\r\nX-Timestamp: \(capturedAt.headerValue)\r\n\r\n"
+    /// A placeholder part says so in length framing (`X-Placeholder: no-signal`), for scripts.
+    public func makeFrame(
+        jpeg: UnsafeRawBufferPointer, width: Int, height: Int, sequence: UInt64, capturedAt: WallClock.Instant, isPlaceholder: Bool = false
+    ) -> Frame {
+        let marker = isPlaceholder ? "X-Placeholder: no-signal\r\n" : ""
+        let headers = "Content-Type: image/jpeg\r\nContent-Length: \(jpeg.count)\r\nX-Timestamp: \(capturedAt.headerValue)\r\n\(marker)\r\n"
         var storage = allocator.buffer(
             capacity: headers.utf8.count + jpeg.count + boundaryLine.count + partHeaderBlock.count + streamTag.count + 12)
         let headerLength = storage.writeString(headers)
@@ -70,7 +74,7 @@ public struct MultipartFramer: Sendable {
         storage.writeInteger(capturedAt.secondsSinceEpoch.bitPattern, endianness: .big)
         storage.writeInteger(UInt32(jpeg.count), endianness: .big)
         return Frame(
-            sequence: sequence, capturedAt: capturedAt, width: width, height: height, storage: storage,
+            sequence: sequence, capturedAt: capturedAt, width: width, height: height, isPlaceholder: isPlaceholder, storage: storage,
             headerLength: headerLength, jpegLength: jpeg.count, boundaryLineLength: boundaryLine.count,
             trailerLength: boundaryLine.count + partHeaderBlock.count)
     }

@@ -29,6 +29,14 @@ struct SnapshotController<Context: RequestContext> {
         }
         let lease = supervisor.acquireClient()
         defer { lease.release() }
+        let current = supervisor.status()
+        if current.state == .restarting || current.state == .error {
+            // A failing camera gets a clear error, never a stale picture or the placeholder.
+            return JSONError(
+                error: "the pipeline is down (\(current.state.rawValue)): \(current.lastError?.message ?? "no frame")",
+                state: current.state, lastError: current.lastError?.message
+            ).response(status: .serviceUnavailable, headers: [.retryAfter: "\(max(1, Int(supervisor.settings.minimumRestartDelay)))"])
+        }
 
         let frame: Frame?
         let oldestAccepted = WallClock.Instant(microseconds: requestedAt.microseconds - (maxAge ?? 0) * 1000)
@@ -54,9 +62,3 @@ struct SnapshotController<Context: RequestContext> {
     }
 }
 
-extension Double {
-    /// "5" for whole numbers, "2.5" otherwise.
-    fileprivate func formatted() -> String {
-        self == rounded() ? String(Int(self)) : String(self)
-    }
-}

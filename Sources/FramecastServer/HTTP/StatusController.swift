@@ -6,10 +6,20 @@ extension StreamStatus: ResponseEncodable {}
 /// `GET /api/streams/NAME`.
 struct StatusController<Context: RequestContext> {
     let catalog: StreamCatalog
+    let budget: ClientBudget
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/api/status") { _, _ in catalog.first.status() }
-        router.get("/api/streams") { _, _ in StreamList(streams: catalog.streams.map { $0.status() }) }
+        router.get("/api/status") { _, _ in
+            var status = catalog.first.status()
+            status.serverClients = budget.current
+            status.maxClients = budget.limit
+            return status
+        }
+        router.get("/api/streams") { _, _ in
+            StreamList(streams: catalog.streams.map { $0.status() }, clients: budget.current, maxClients: budget.limit)
+        }
+        // For load balancers and supervisors: no authentication, and it reveals nothing.
+        router.get("/healthz") { _, _ in Response.json(["status": "ok"]) }
         router.get("/api/streams/:name") { _, context -> Response in
             let name = context.parameters.get("name") ?? ""
             guard let supervisor = catalog.named(name) else { return JSONError.unknownStream(name, in: catalog) }
@@ -20,4 +30,7 @@ struct StatusController<Context: RequestContext> {
 
 struct StreamList: ResponseEncodable {
     var streams: [StreamStatus]
+    /// Streaming clients of the whole server, and its limit.
+    var clients: Int
+    var maxClients: Int
 }

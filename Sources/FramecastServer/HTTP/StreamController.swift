@@ -8,6 +8,7 @@ import ServiceLifecycle
 /// `GET /stream` (the first stream) and `GET /stream/NAME`: live multipart streams.
 struct StreamController<Context: RequestContext> {
     let catalog: StreamCatalog
+    let budget: ClientBudget
 
     func addRoutes(to router: Router<Context>) {
         router.get("/stream") { request, _ in stream(request, catalog.first) }
@@ -31,6 +32,9 @@ struct StreamController<Context: RequestContext> {
         case .success(let value): fps = value
         case .failure(let error): return error.response(status: .badRequest)
         }
+        guard let ticket = budget.admit() else {
+            return budget.refusal().response(status: .serviceUnavailable, headers: [.retryAfter: "5"])
+        }
         let framer = supervisor.framer
         let metrics = supervisor.metrics
         var headers = HTTPFields()
@@ -41,7 +45,10 @@ struct StreamController<Context: RequestContext> {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             // Subscribe here, inside the body: a response that is never sent leaves nothing behind.
             let lease = supervisor.acquireClient()
-            defer { lease.release() }
+            defer {
+                lease.release()
+                ticket.release()
+            }
             let frames = supervisor.hub.subscribe()
             var limit = ClientRateLimit(fps: fps)
             var lastSequence: UInt64 = 0
@@ -57,7 +64,7 @@ struct StreamController<Context: RequestContext> {
                     try await writer.write(part)
                     metrics.framesSent.increment()
                     metrics.bytesSent.increment(by: part.readableBytes)
-                    if frame.sequence != lastSequence {
+                    if !frame.isPlaceholder, frame.sequence != lastSequence {
                         // Repeats of an old frame would only measure how long the scene was still.
                         lastSequence = frame.sequence
                         let microseconds = WallClock.now().microseconds - frame.capturedAt.microseconds

@@ -14,6 +14,7 @@ import ServiceLifecycle
 /// `Frame.webSocketMessage`), skipping frames for a connection that falls behind.
 struct WallSocketController {
     let catalog: StreamCatalog
+    let budget: ClientBudget
 
     func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
         router.ws("/ws") { inbound, outbound, context in
@@ -32,6 +33,12 @@ struct WallSocketController {
     }
 
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        guard let ticket = budget.admit() else {
+            let reply = Reply(error: budget.refusal().error)
+            try await outbound.write(.text(String(decoding: try JSONEncoder().encode(reply), as: UTF8.self)))
+            return
+        }
+        defer { ticket.release() }
         let session = WallSession(catalog: catalog)
         defer { session.close() }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -39,6 +46,7 @@ struct WallSocketController {
                 // The only writer of this connection: one frame per stream per wake-up.
                 for await _ in session.wakeups {
                     for (frame, stream) in session.takePending() {
+                        // Placeholders go to the wall too: a tile shows NO SIGNAL while its camera is down.
                         try await outbound.write(.binary(frame.webSocketMessage))
                         stream.metrics.framesSent.increment()
                         stream.metrics.bytesSent.increment(by: frame.webSocketMessage.readableBytes)

@@ -11,6 +11,9 @@ public struct StreamSettings: Sendable {
     public var snapshotTimeout: Double = 5
     /// With no new frame for this long, the newest frame is sent again.
     public var repeatInterval: Double = 1
+    /// Seconds without a frame from a playing pipeline before it counts as failed (a camera that
+    /// stopped delivering without an error) and is restarted.
+    public var frameTimeout: Double = 5
     /// Frames dropped after each start of the pipeline (cameras send dark frames while their
     /// auto-exposure settles).
     public var warmupFrames = 0

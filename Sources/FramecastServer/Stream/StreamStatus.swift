@@ -23,4 +23,7 @@ public struct StreamStatus: Sendable, Codable, Equatable {
     public var restarts: Int
     public var lastError: LastError?
     public var uptimeSeconds: Double
+    /// Streaming clients of the whole server and its `--max-clients` (in `/api/status` only).
+    public var serverClients: Int?
+    public var maxClients: Int?
 }

@@ -41,14 +41,17 @@ public final class StreamSupervisor: Service, Sendable {
         var restarts = 0
         var framesPublished: UInt64 = 0
         var lastFrame: (bytes: Int, width: Int, height: Int, at: WallClock.Instant)?
+        /// When clients were last sent something new (a frame, a repeat or a placeholder).
         var lastDelivery: UInt64 = 0
+        /// When the current run last delivered a real frame (0: none yet).
+        var lastRealFrame: UInt64 = 0
         var rate = InputRateMeter()
         var lastError: StreamStatus.LastError?
         /// Bumped to cancel a scheduled idle stop or restart.
         var idleToken: UInt64 = 0
         var idleStopPending = false
         var restartToken: UInt64 = 0
-        var repeatTimerRunning = false
+        var ticking = false
         var shutDown = false
     }
 
@@ -122,10 +125,10 @@ public final class StreamSupervisor: Service, Sendable {
     }
 
     /// The newest frame, only while frames are flowing: never a stale frame of a stopped or
-    /// failed pipeline.
+    /// failed pipeline, never a placeholder.
     public func liveFrame() -> Frame? {
-        guard core.withLock({ $0.state == .playing }) else { return nil }
-        return hub.latest
+        guard core.withLock({ $0.state == .playing }), let latest = hub.latest, !latest.isPlaceholder else { return nil }
+        return latest
     }
 
     /// Waits for a frame captured at or after `instant`, for at most `timeout` seconds.
@@ -133,7 +136,7 @@ public final class StreamSupervisor: Service, Sendable {
         let frames = hub.subscribe(includingLatest: true)
         return await withTaskGroup(of: Frame?.self) { group in
             group.addTask {
-                for await frame in frames where frame.capturedAt >= instant { return frame }
+                for await frame in frames where frame.capturedAt >= instant && !frame.isPlaceholder { return frame }
                 return nil
             }
             group.addTask {
@@ -185,8 +188,8 @@ public final class StreamSupervisor: Service, Sendable {
             guard !core.shutDown else { return (.none, false) }
             let wanted = core.clients > 0 || settings.alwaysOn
             var needsRepeatTimer = false
-            if core.clients > 0, !core.repeatTimerRunning {
-                core.repeatTimerRunning = true
+            if wanted, !core.ticking {
+                core.ticking = true
                 needsRepeatTimer = true
             }
             if wanted {
@@ -210,7 +213,7 @@ public final class StreamSupervisor: Service, Sendable {
             }
             return (.none, needsRepeatTimer)
         }
-        if needsRepeatTimer { scheduleRepeatCheck(after: settings.repeatInterval) }
+        if needsRepeatTimer { scheduleTick(after: settings.repeatInterval) }
         switch action {
         case .none:
             break
@@ -244,6 +247,7 @@ public final class StreamSupervisor: Service, Sendable {
             core.pipeline = pipeline
             self.transition(&core, to: .starting)
             core.runStartedAt = DispatchTime.now().uptimeNanoseconds
+            core.lastRealFrame = 0
             core.framesThisRun = 0
         }
         logger.info("starting pipeline")
@@ -338,29 +342,94 @@ public final class StreamSupervisor: Service, Sendable {
         logger.info("no clients for \(settings.idleTimeout) s: pipeline set to NULL")
     }
 
-    /// Re-sends the newest frame when none came for `repeatInterval`; runs while clients are
-    /// connected, waking once per interval at most.
-    private func scheduleRepeatCheck(after seconds: Double) {
-        queue.asyncAfter(deadline: .now() + seconds) { self.repeatCheck() }
+    /// Once per `repeatInterval` at most, while anyone watches or a pipeline runs:
+    /// - a playing stream quiet for an interval re-sends its newest frame (still scenes keep
+    ///   painting, proxies keep the connection);
+    /// - a stream that is down (restarting, failed, or starting without a frame yet) sends a
+    ///   "NO SIGNAL" placeholder instead, so viewers keep their connection and see why;
+    /// - a running pipeline with no frame for `frameTimeout` counts as failed and is restarted.
+    private func scheduleTick(after seconds: Double) {
+        queue.asyncAfter(deadline: .now() + max(0.01, seconds)) { self.tick() }
     }
 
-    private func repeatCheck() {
-        let interval = UInt64(settings.repeatInterval * 1e9)
+    private enum TickWork {
+        case none
+        case repeatLatest
+        case placeholder(width: Int, height: Int, lastFrameAt: WallClock.Instant?, starting: Bool)
+        case stalled(generation: UInt64, seconds: Double)
+    }
+
+    private func tick() {
+        let interval = settings.repeatInterval
+        let intervalNanoseconds = UInt64(interval * 1e9)
         let now = DispatchTime.now().uptimeNanoseconds
-        let decision = core.withLock { core -> (repeat: Bool, next: Double?) in
-            guard core.clients > 0, !core.shutDown else {
-                core.repeatTimerRunning = false
-                return (false, nil)
+        let (work, next) = core.withLock { core -> (TickWork, Double?) in
+            guard !core.shutDown, core.clients > 0 || core.pipeline != nil || settings.alwaysOn else {
+                core.ticking = false
+                return (.none, nil)
             }
             let quietFor = now &- core.lastDelivery
-            if core.lastDelivery == 0 || quietFor >= interval {
-                core.lastDelivery = now
-                return (true, settings.repeatInterval)
+            let quiet = core.lastDelivery == 0 || quietFor >= intervalNanoseconds
+            let untilNext = quiet ? interval : Double(intervalNanoseconds - quietFor) / 1e9
+            if core.pipeline != nil, core.state == .starting || core.state == .playing {
+                let since = max(core.runStartedAt, core.lastRealFrame)
+                if now &- since >= UInt64(settings.frameTimeout * 1e9) {
+                    return (.stalled(generation: core.generation, seconds: settings.frameTimeout), interval)
+                }
             }
-            return (false, Double(interval - quietFor) / 1e9)
+            guard core.clients > 0, quiet else { return (.none, untilNext) }
+            switch core.state {
+            case .playing:
+                core.lastDelivery = now
+                return (.repeatLatest, interval)
+            case .starting, .restarting, .error:
+                core.lastDelivery = now
+                return (
+                    .placeholder(
+                        width: core.lastFrame?.width ?? 640, height: core.lastFrame?.height ?? 480,
+                        lastFrameAt: core.lastFrame?.at, starting: core.state == .starting && core.lastError == nil),
+                    interval
+                )
+            case .idle:
+                return (.none, interval)
+            }
         }
-        if decision.repeat { hub.repeatLatest() }
-        if let next = decision.next { scheduleRepeatCheck(after: next) }
+        switch work {
+        case .none:
+            break
+        case .repeatLatest:
+            hub.repeatLatest()
+        case .placeholder(let width, let height, let lastFrameAt, let starting):
+            publishPlaceholder(width: width, height: height, lastFrameAt: lastFrameAt, starting: starting)
+        case .stalled(let generation, let seconds):
+            logger.warning("no frame for \(seconds.formatted()) s: restarting the pipeline")
+            fail(generation: generation, fault: PipelineFault(element: nil, message: "no frame for \(seconds.formatted()) s", debug: nil))
+        }
+        if let next { scheduleTick(after: next) }
+    }
+
+    private func publishPlaceholder(width: Int, height: Int, lastFrameAt: WallClock.Instant?, starting: Bool) {
+        var lines = [starting ? "STARTING" : "NO SIGNAL", name]
+        if let lastFrameAt {
+            lines.append("last frame \(Self.describe(seconds: lastFrameAt.seconds(until: WallClock.now()))) ago")
+        }
+        guard let jpeg = PlaceholderRenderer.render(width: width, height: height, text: lines.joined(separator: "\n")) else {
+            logger.debug("could not render the placeholder picture")
+            return
+        }
+        let frame = jpeg.withUnsafeBytes { bytes in
+            framer.makeFrame(
+                jpeg: bytes, width: width, height: height, sequence: 0, capturedAt: WallClock.now(), isPlaceholder: true)
+        }
+        hub.publish(frame)
+    }
+
+    /// "12 s", "3 min 5 s", "2 h 4 min".
+    static func describe(seconds: Double) -> String {
+        let total = max(0, Int(seconds))
+        if total < 60 { return "\(total) s" }
+        if total < 3600 { return "\(total / 60) min \(total % 60) s" }
+        return "\(total / 3600) h \(total % 3600 / 60) min"
     }
 
     // MARK: - Frames (on GStreamer's streaming thread)
@@ -379,6 +448,7 @@ public final class StreamSupervisor: Service, Sendable {
                 core.framesPublished += 1
                 core.rate.record(at: now)
                 core.lastDelivery = now
+                core.lastRealFrame = now
                 core.lastFrame = (bytes.count, format.width, format.height, capturedAt)
                 if core.state == .starting || core.state == .restarting {
                     self.transition(&core, to: .playing)
@@ -395,5 +465,12 @@ public final class StreamSupervisor: Service, Sendable {
             let skipped = self.hub.publish(frame)
             if skipped > 0 { self.metrics.framesSkipped.increment(by: skipped) }
         }
+    }
+}
+
+extension Double {
+    /// "5" for whole numbers, "2.5" otherwise.
+    func formatted() -> String {
+        self == rounded() ? String(Int(self)) : String(self)
     }
 }

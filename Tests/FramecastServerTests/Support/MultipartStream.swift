@@ -9,6 +9,8 @@ struct ReceivedPart {
 
     var timestamp: Double? { headers["x-timestamp"].flatMap(Double.init) }
     var contentLength: Int? { headers["content-length"].flatMap(Int.init) }
+    /// A "NO SIGNAL"/"STARTING" picture standing in for the camera (length framing says so).
+    var isPlaceholder: Bool { headers["x-placeholder"] != nil }
 }
 
 /// Reads parts of a multipart stream, in either framing, checking the delimiters as it goes.
@@ -24,6 +26,14 @@ struct MultipartStreamReader {
     mutating func readOpening(_ reader: inout ResponseReader) async throws {
         let line = try await reader.readLine()
         guard Array(line.utf8) == boundary else { throw HTTPTestError.malformed("opening line \(line.debugDescription)") }
+    }
+
+    /// The next real frame, skipping placeholders.
+    mutating func nextFrame(_ reader: inout ResponseReader) async throws -> ReceivedPart? {
+        while let part = try await next(&reader) {
+            if !part.isPlaceholder { return part }
+        }
+        return nil
     }
 
     /// The next part, or nil after the close delimiter.
