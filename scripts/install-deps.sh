@@ -20,6 +20,13 @@ packages=(
   # Tests: ffmpeg reads the stream as a third-party client; curl for the README's examples.
   ffmpeg
   curl
+  # Tests: htpasswd makes the bcrypt entries that --htpasswd reads.
+  apache2-utils
+  # Browser tests (tests/browser/run.sh): headless Chromium driven by Selenium through chromium-driver.
+  chromium
+  chromium-driver
+  python3-selenium
+  python3-pytest
 )
 
 missing=()

@@ -64,7 +64,7 @@ public func buildApplication(
     let server = HTTPServerBuilder { responder in
         TunedChildChannel(
             base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
-            unsentLowWatermark: 32 * 1024,
+            unsentLowWatermark: 16 * 1024,
             clientTimeout: configuration.clientTimeout)
     }
 

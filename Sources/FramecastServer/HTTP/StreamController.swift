@@ -20,6 +20,7 @@ struct StreamController<Context: RequestContext> {
     }
 
     private static var accelBuffering: HTTPField.Name { HTTPField.Name("X-Accel-Buffering")! }
+    private static var drained: ByteBuffer { ByteBuffer() }
 
     func stream(_ request: Request, _ supervisor: StreamSupervisor) -> Response {
         let requested = request.uri.queryParameters["framing"].map(String.init)
@@ -62,6 +63,11 @@ struct StreamController<Context: RequestContext> {
                     guard limit.admit() else { continue }
                     let part = frame.part(for: framing)
                     try await writer.write(part)
+                    // Returns only once the connection has room again (an empty write frames no
+                    // chunk, but waits for writability like any other): the next frame is taken
+                    // from the hub after the previous one has nearly left, so a slow client gets
+                    // the newest frame, not one that waited behind the previous.
+                    try await writer.write(Self.drained)
                     metrics.framesSent.increment()
                     metrics.bytesSent.increment(by: part.readableBytes)
                     if !frame.isPlaceholder, frame.sequence != lastSequence {

@@ -94,7 +94,7 @@ public final class StreamSupervisor: Service, Sendable {
                     defer { core.pipeline = nil }
                     return core.pipeline
                 }
-                pipeline?.stop()
+                if let pipeline { self.tearDown(pipeline, waiting: 1) }
                 done.resume()
             }
         }
@@ -170,6 +170,21 @@ public final class StreamSupervisor: Service, Sendable {
                 lastError: core.lastError,
                 uptimeSeconds: Double(now - createdAt) / 1e9
             )
+        }
+    }
+
+    /// Sets a pipeline to NULL, waiting at most `seconds`. An element stuck in a blocking call
+    /// that it cannot interrupt (a read from a pipe, a hung driver) would otherwise hold this
+    /// stream's queue, and with it every later restart and the server's shutdown, forever: such a
+    /// pipeline is abandoned to its own thread and reported.
+    private func tearDown(_ pipeline: Pipeline, waiting seconds: Double = 3) {
+        let stopped = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            pipeline.stop()
+            stopped.signal()
+        }
+        if stopped.wait(timeout: .now() + seconds) == .timedOut {
+            logger.error("the pipeline did not stop within \(seconds.formatted()) s (an element is stuck); abandoning it")
         }
     }
 
@@ -303,7 +318,7 @@ public final class StreamSupervisor: Service, Sendable {
             core.restartToken += 1
             return .restart(after: delay, token: core.restartToken)
         }
-        failed?.stop()
+        if let failed { tearDown(failed) }
         switch next {
         case .ignore:
             break
@@ -336,7 +351,7 @@ public final class StreamSupervisor: Service, Sendable {
             return .some(core.pipeline)
         }
         guard let idle else { return }
-        idle?.stop()
+        if let idle { tearDown(idle) }
         // The newest frame would be stale for whoever comes next.
         hub.clearLatest()
         logger.info("no clients for \(settings.idleTimeout) s: pipeline set to NULL")

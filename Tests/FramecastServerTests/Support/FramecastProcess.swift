@@ -108,5 +108,23 @@ final class StalledClient {
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     }
 
+    /// Reads everything queued for this socket; true when it ends in end-of-file or a reset (the
+    /// server closed it) within `seconds`.
+    func drainsToEndOfFile(within seconds: Double) -> Bool {
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { return true }
+            if count < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
+                return true  // ECONNRESET: closed too
+            }
+        }
+        return false
+    }
+
     deinit { close(fd) }
 }

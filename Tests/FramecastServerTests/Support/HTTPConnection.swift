@@ -36,12 +36,23 @@ func withHTTPRequest<T: Sendable>(
     method: String = "GET",
     headers: [String: String] = ["User-Agent": "framecast-tests"],
     rawRequest: String? = nil,
+    slowLink: Bool = false,
     _ body: (inout ResponseReader) async throws -> T
 ) async throws -> T {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    if slowLink {
+        // A slow link holds little in flight: small kernel and NIO buffers on the client side, so
+        // what the client reads late was queued by the server, not by us.
+        bootstrap = bootstrap
+            .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 32 * 1024)
+            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 1024))
+    }
+    let channel = try await bootstrap
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                    wrappingChannelSynchronously: channel,
+                    configuration: .init(backPressureStrategy: slowLink ? .init(lowWatermark: 1, highWatermark: 2) : .init(lowWatermark: 2, highWatermark: 10)))
             }
         }
     return try await channel.executeThenClose { inbound, outbound in
@@ -71,6 +82,10 @@ struct ResponseReader {
     private(set) var bodyEnded = false
     /// Every body byte consumed so far, when `recording` is on (to check exact layouts).
     var recording = false
+    /// When set, bytes are taken from the socket no faster than this (a slow link).
+    var bytesPerSecond: Double?
+    private var rateStart: ContinuousClock.Instant?
+    private var rateBytes = 0
     private(set) var transcript: [UInt8] = []
 
     private enum ChunkState { case size, data, dataEnd }
@@ -89,6 +104,14 @@ struct ResponseReader {
 
     private mutating func receive() async throws -> Bool {
         guard var buffer = try await iterator.next() else { return false }
+        if let bytesPerSecond {
+            // Pace the reads: sleeping here leaves the rest in the kernel, as a slow link would.
+            let start = rateStart ?? .now
+            rateStart = start
+            rateBytes += buffer.readableBytes
+            let due = start + .milliseconds(Int(Double(rateBytes) / bytesPerSecond * 1000))
+            if due > .now { try await Task.sleep(until: due) }
+        }
         if wireStart > 65536 {
             wire.removeFirst(wireStart)
             wireStart = 0
