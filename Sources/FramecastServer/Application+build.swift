@@ -65,7 +65,8 @@ public func buildApplication(
         TunedChildChannel(
             base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
             unsentLowWatermark: 16 * 1024,
-            clientTimeout: configuration.clientTimeout)
+            clientTimeout: configuration.clientTimeout,
+            headerTimeout: configuration.headerTimeout)
     }
 
     return Application(

@@ -1,6 +1,7 @@
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Wraps the HTTP/WebSocket child channel to bound what each connection can queue.
 ///
@@ -18,6 +19,8 @@ struct TunedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
     let unsentLowWatermark: Int
     /// Seconds a pending write may make no progress before the connection is closed.
     let clientTimeout: Double
+    /// Seconds the first request's head may take to arrive.
+    let headerTimeout: Double
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let notSentLowWatermark = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: 25))  // TCP_NOTSENT_LOWAT
@@ -33,11 +36,35 @@ struct TunedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
                 // First in the pipeline: next to the socket, it sees every write.
                 try channel.pipeline.syncOperations.addHandler(
                     StalledWriteHandler(timeout: .milliseconds(Int64(clientTimeout * 1000))), position: .first)
+                try channel.pipeline.syncOperations.addHandler(
+                    HeaderDeadlineHandler(deadline: .milliseconds(Int64(headerTimeout * 1000))))
             }
             .flatMap { base.setup(channel: channel, logger: logger) }
+            .flatMapThrowing { value in
+                try channel.pipeline.syncOperations.addHandler(MalformedRequestCloser())
+                return value
+            }
     }
 
     func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
+        // A request that fails to parse (a malformed request line, oversized or broken headers)
+        // ends the handler without closing the connection when the WebSocket upgrade is in the
+        // pipeline: close it here, or a hostile client holds it forever.
+        try? await value.channel.close()
+    }
+}
+
+/// Closes a connection whose request cannot be parsed. With the WebSocket upgrade in the
+/// pipeline, a parse error of the first request is otherwise swallowed and the connection stays
+/// open, answered by nothing, for as long as the client likes.
+final class MalformedRequestCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError || error is ByteToMessageDecoderError {
+            context.close(promise: nil)
+        }
+        context.fireErrorCaught(error)
     }
 }

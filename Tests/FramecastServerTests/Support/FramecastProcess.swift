@@ -108,6 +108,19 @@ final class StalledClient {
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     }
 
+    /// Sends without blocking (errors ignored: the peer may have closed).
+    func sendNow(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+    }
+
+    /// Whether the server closed or reset the connection (reads nothing that is waiting).
+    func isClosedByPeer() -> Bool {
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if count == 0 { return true }
+        return count < 0 && errno != EAGAIN && errno != EWOULDBLOCK
+    }
+
     /// Reads everything queued for this socket; true when it ends in end-of-file or a reset (the
     /// server closed it) within `seconds`.
     func drainsToEndOfFile(within seconds: Double) -> Bool {
