@@ -31,17 +31,36 @@ final class FramecastProcess: @unchecked Sendable {
         return (child.process.terminationStatus, output, error)
     }
 
-    /// Starts a server on a free port and waits until it accepts connections.
-    static func serve(_ arguments: [String]) async throws -> FramecastProcess {
+    /// Starts a server on a free port and waits until it accepts connections (answering
+    /// `/api/status` with `awaitStatus`).
+    static func serve(_ arguments: [String], awaitStatus: Int = 200) async throws -> FramecastProcess {
         let port = try freePort()
         let child = FramecastProcess(["--port", String(port)] + arguments)
         child.port = port
+        child.collectStandardError()
         try child.process.run()
         try await eventually(20, "framecast listening on \(port)") {
             guard child.process.isRunning else { throw HTTPTestError.closed("framecast exited at start-up") }
-            return (try? await TestServer(port: port).get("/api/status").0.status) == 200
+            return (try? await TestServer(port: port).get("/api/status").0.status) == awaitStatus
         }
         return child
+    }
+
+    private let collected = NSLock()
+    private var errorText = Data()
+
+    /// Reads the server's stderr as it comes (so a chatty server never blocks on a full pipe).
+    private func collectStandardError() {
+        standardError.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.collected.withLock { self.errorText.append(data) }
+        }
+    }
+
+    /// What the server has written to stderr so far.
+    var standardErrorText: String {
+        collected.withLock { String(decoding: errorText, as: UTF8.self) }
     }
 
     func waitForExit(timeout: Double) async throws {
