@@ -1,17 +1,41 @@
 'use strict';
 
-// Framecast page: live MJPEG view, status panel, snapshot download, embed hints.
+// Framecast page: a wall of every stream, a single full-size view, snapshots, embed hints.
+//
+// Connections. Browsers open at most 6 HTTP/1.1 connections per host and an MJPEG <img> holds
+// one for as long as it shows the stream, so the wall does not use <img src="/stream/NAME">:
+// all its frames come over ONE WebSocket (/ws). The page sends {"streams":[...]} with the
+// names of the tiles on screen (none while the tab is hidden or the single view is open); the
+// server answers with one binary message per frame, newest frame per stream, skipping frames
+// for a client that falls behind. Only the single view (#/view/NAME) uses the plain MJPEG
+// <img>, and releases it (src = '') when closed or hidden. With the /api/streams polling, the
+// page needs at most 3 connections (+1 while a snapshot downloads).
+//
+// Hooks for tests and scripts (kept stable):
+//   - each tile is <article class="tile" data-stream="NAME" data-status="live|idle|starting|
+//     restarting|no signal|reconnecting">; its picture is <img class="frame"> with
+//     data-captured-at = the capturedAt (seconds since epoch) of the frame it shows, set once
+//     that frame's JPEG has loaded into the <img>;
+//   - the single view's picture is <img id="live" data-stream="NAME">;
+//   - a `framing` query parameter, in the page URL (/?framing=length#/view/NAME) or after the
+//     route (#/view/NAME?framing=length), is passed on to /stream/NAME (early or length);
+//   - window.framecast exposes { tiles, wanted(), socketState() } for inspection.
 
-const POLL_INTERVAL_MS = 1000;
+const POLL_INTERVAL_MS = 1500;
 const STATUS_TIMEOUT_MS = 3000;
 // The server waits up to 5 s for a fresh frame before answering 503; leave it room.
 const SNAPSHOT_TIMEOUT_MS = 10000;
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 10000;
+// The server re-sends the newest frame after 1 s without one: longer silence means no signal.
+const STALE_AFTER_MS = 3500;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  live: $('live'), viewer: $('viewer'), badge: $('badge'), name: $('name'),
+  wall: $('wall'), empty: $('empty'), summary: $('summary'), connection: $('connection'),
+  tileTemplate: $('tileTemplate'),
+  single: $('single'), singleName: $('singleName'), singleBadge: $('singleBadge'),
+  live: $('live'), viewer: $('viewer'), overlay: $('overlay'),
   snapshot: $('snapshot'), fullscreen: $('fullscreen'), message: $('message'),
   fps: $('fps'), resolution: $('resolution'), frameSize: $('frameSize'), frameAge: $('frameAge'),
   clients: $('clients'), frames: $('frames'), restarts: $('restarts'), uptime: $('uptime'),
@@ -50,6 +74,10 @@ function fileStamp(date) {
     `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
 }
 
+const snapshotFileName = (name) => `${name}-${fileStamp(new Date())}.jpg`;
+const streamPath = (name) => `/stream/${encodeURIComponent(name)}`;
+const snapshotPath = (name) => `/snapshot/${encodeURIComponent(name)}`;
+
 // Delay sequence 1 s, 2 s, 4 s … capped at 10 s; reset once something works again.
 function createBackoff() {
   let delay = BACKOFF_MIN_MS;
@@ -81,122 +109,12 @@ function showMessage(text, isError = false) {
   if (text) messageTimer = setTimeout(() => showMessage(''), isError ? 10000 : 4000);
 }
 
-// ---- live stream ---------------------------------------------------------
-// An MJPEG <img> holds one HTTP connection for as long as it shows the stream, and browsers
-// allow only 6 per host: release it while the page is hidden.
-
-const stream = { wanted: true, retryTimer: null, backoff: createBackoff() };
-
-function setOffline(offline) {
-  ui.viewer.classList.toggle('offline', offline);
-}
-
-// A fresh query string makes the browser open a new connection instead of reusing a dead one.
-function startStream() {
-  clearTimeout(stream.retryTimer);
-  stream.retryTimer = null;
-  stream.wanted = true;
-  ui.live.src = `/stream?t=${Date.now()}`;
-}
-
-function stopStream() {
-  clearTimeout(stream.retryTimer);
-  stream.retryTimer = null;
-  stream.wanted = false; // src = '' fires an error event; it must not schedule a retry
-  ui.live.src = '';
-}
-
-function onStreamError() {
-  if (!stream.wanted || stream.retryTimer) return;
-  setOffline(true);
-  stream.retryTimer = setTimeout(startStream, stream.backoff.next());
-}
-
-function onStreamLoad() {
-  stream.backoff.reset();
-  setOffline(false);
-}
-
-// ---- status polling ------------------------------------------------------
-
-const poll = { timer: null, inFlight: false, serverDown: false, lastUptime: 0, backoff: createBackoff() };
-let streamName = 'main';
-
-function setBadge(state) {
-  ui.badge.dataset.state = state;
-  setText(ui.badge, state);
-}
-
-function render(s) {
-  streamName = s.name || streamName;
-  setText(ui.name, s.name ? `· ${s.name}` : '');
-  setBadge(s.state);
-  setText(ui.fps, Number(s.fps).toFixed(1));
-  setText(ui.resolution, s.width && s.height ? `${s.width}×${s.height}` : '–');
-  setText(ui.frameSize, s.lastFrameBytes != null ? `${(s.lastFrameBytes / 1024).toFixed(1)} KB` : '–');
-  setText(ui.frameAge, s.lastFrameAgeSeconds != null ? formatAge(s.lastFrameAgeSeconds) : '–');
-  setText(ui.clients, String(s.clients));
-  setText(ui.frames, Number(s.framesPublished).toLocaleString());
-  setText(ui.restarts, String(s.restarts));
-  setText(ui.uptime, formatDuration(s.uptimeSeconds));
-  setText(ui.pipeline, s.pipeline || '–');
-
-  const e = s.lastError;
-  ui.lastError.hidden = !e;
-  if (e) {
-    setText(ui.errorWhen, e.at ? `at ${new Date(e.at * 1000).toLocaleTimeString()}` : '');
-    setText(ui.errorElement, e.element || '');
-    setText(ui.errorMessage, e.message);
-    ui.errorMessage.title = e.debug || ''; // the long GStreamer debug text, on hover
-  }
-}
-
-function schedulePoll(delayMs) {
-  clearTimeout(poll.timer);
-  // No polling while hidden: nobody looks, and the browser would throttle it anyway.
-  poll.timer = document.hidden ? null : setTimeout(pollStatus, delayMs);
-}
-
-async function pollStatus() {
-  poll.timer = null;
-  poll.inFlight = true;
-  let delay = POLL_INTERVAL_MS;
-  try {
-    const res = await fetchWithTimeout('/api/status', STATUS_TIMEOUT_MS);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const status = await res.json();
-    // Back after an outage, or restarted between two polls (uptime went down): the
-    // <img> may still hold a dead connection showing a frozen frame, so reopen it.
-    const recovered = poll.serverDown || status.uptimeSeconds < poll.lastUptime;
-    poll.serverDown = false;
-    poll.lastUptime = status.uptimeSeconds;
-    poll.backoff.reset();
-    render(status);
-    if (recovered && !document.hidden) {
-      stream.backoff.reset();
-      startStream();
-    }
-    // Not every browser fires 'load' for a multipart image: the overlay follows the server too.
-    setOffline(stream.retryTimer !== null);
-  } catch {
-    // The server is gone (or not answering): say so and retry less and less often.
-    poll.serverDown = true;
-    setBadge('reconnecting');
-    setOffline(true);
-    delay = poll.backoff.next();
-  } finally {
-    poll.inFlight = false;
-    schedulePoll(delay);
-  }
-}
-
-// ---- snapshot ------------------------------------------------------------
-
 // A 503 carries {"error", "state", "lastError"}: show the reason rather than a status code.
 async function errorFrom(res) {
   try {
     const body = await res.json();
-    return [body.error, body.lastError].filter(Boolean).join(' — ') || `HTTP ${res.status}`;
+    const last = body.lastError && (body.lastError.message || body.lastError);
+    return [body.error, typeof last === 'string' ? last : ''].filter(Boolean).join(' — ') || `HTTP ${res.status}`;
   } catch {
     return `HTTP ${res.status}`;
   }
@@ -214,14 +132,400 @@ function downloadBlob(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 5000);
 }
 
+async function fetchSnapshot(name) {
+  const res = await fetchWithTimeout(snapshotPath(name), SNAPSHOT_TIMEOUT_MS);
+  if (!res.ok) throw new Error(await errorFrom(res));
+  return res.blob();
+}
+
+// The `framing` passthrough: /?framing=length or #/view/NAME?framing=length.
+function requestedFraming() {
+  const hashQuery = location.hash.includes('?') ? location.hash.slice(location.hash.indexOf('?') + 1) : '';
+  return new URLSearchParams(hashQuery).get('framing') || new URLSearchParams(location.search).get('framing');
+}
+
+// ---- shared state --------------------------------------------------------
+
+const server = { down: false, lastUptime: 0, streams: [] };
+const tiles = new Map(); // name -> tile
+let singleName = null;   // the stream of the single view, or null on the wall
+let wallScrollY = 0;     // where the wall was scrolled to when the single view opened
+
+// ---- status polling ------------------------------------------------------
+
+const poll = { timer: null, inFlight: false, backoff: createBackoff() };
+
+function schedulePoll(delayMs) {
+  clearTimeout(poll.timer);
+  // No polling while hidden: nobody looks, and the browser would throttle it anyway.
+  poll.timer = document.hidden ? null : setTimeout(pollStreams, delayMs);
+}
+
+async function pollStreams() {
+  poll.timer = null;
+  poll.inFlight = true;
+  let delay = POLL_INTERVAL_MS;
+  try {
+    const res = await fetchWithTimeout('/api/streams', STATUS_TIMEOUT_MS);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const body = await res.json();
+    const streams = Array.isArray(body.streams) ? body.streams : [];
+    // Back after an outage, or restarted between two polls (uptime went down): reconnect at
+    // once rather than when the back-off says so; an MJPEG <img> may hold a dead connection.
+    const uptime = Math.max(0, ...streams.map((s) => s.uptimeSeconds || 0));
+    const recovered = server.down || uptime < server.lastUptime;
+    server.down = false;
+    server.lastUptime = uptime;
+    server.streams = streams;
+    poll.backoff.reset();
+    syncTiles(streams);
+    if (recovered && !document.hidden) {
+      socket.backoff.reset();
+      if (!socket.ws) connectSocket(); // now, not when the back-off timer says so
+      if (singleName) { single.backoff.reset(); startSingle(); }
+    }
+  } catch {
+    // The server is gone (or not answering): say so and retry less and less often.
+    server.down = true;
+    delay = poll.backoff.next();
+  } finally {
+    poll.inFlight = false;
+    renderAll();
+    schedulePoll(delay);
+  }
+}
+
+// ---- WebSocket: the wall's frames ----------------------------------------
+
+const socket = { ws: null, open: false, retryTimer: null, backoff: createBackoff(), sent: null };
+const utf8 = new TextDecoder();
+
+function connectSocket() {
+  clearTimeout(socket.retryTimer);
+  socket.retryTimer = null;
+  if (socket.ws || document.hidden) return;
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  ws.binaryType = 'arraybuffer';
+  socket.ws = ws;
+  socket.sent = null;
+  ws.onopen = () => {
+    socket.open = true;
+    socket.backoff.reset();
+    for (const tile of tiles.values()) tile.lastFrameAt = performance.now(); // grace period
+    sendWanted();
+    renderAll();
+  };
+  ws.onmessage = (event) => {
+    if (typeof event.data === 'string') return; // nothing textual is expected
+    const frame = parseFrame(event.data);
+    const tile = frame && tiles.get(frame.name);
+    if (tile && tile.wanted) showFrame(tile, frame);
+  };
+  ws.onclose = () => {
+    if (socket.ws !== ws) return;
+    socket.ws = null;
+    socket.open = false;
+    renderAll();
+    if (!document.hidden) socket.retryTimer = setTimeout(connectSocket, socket.backoff.next());
+  };
+  // onerror is always followed by onclose.
+}
+
+// Read from the end: [JPEG][ignored][name][u8 nameLength][f64 BE capturedAt][u32 BE jpegLength].
+function parseFrame(buffer) {
+  const n = buffer.byteLength;
+  if (n < 13) return null;
+  const view = new DataView(buffer);
+  const jpegLength = view.getUint32(n - 4);
+  const capturedAt = view.getFloat64(n - 12);
+  const nameLength = view.getUint8(n - 13);
+  const nameStart = n - 13 - nameLength;
+  if (nameStart < 0 || jpegLength > nameStart) return null;
+  const name = utf8.decode(new Uint8Array(buffer, nameStart, nameLength));
+  return { name, capturedAt, jpeg: new Uint8Array(buffer, 0, jpegLength) };
+}
+
+// The streams whose tiles are on screen, unless the tab is hidden or the single view covers them.
+function wantedNames() {
+  if (document.hidden || singleName) return [];
+  return [...tiles.values()].filter((t) => t.visible).map((t) => t.name);
+}
+
+let wantedTimer = null;
+function updateWanted() {
+  // Coalesce the burst of IntersectionObserver callbacks of one scroll into one message.
+  if (wantedTimer) return;
+  wantedTimer = setTimeout(() => { wantedTimer = null; sendWanted(); }, 50);
+}
+
+function sendWanted() {
+  const names = wantedNames();
+  const now = performance.now();
+  for (const tile of tiles.values()) {
+    const wanted = names.includes(tile.name);
+    if (wanted && !tile.wanted) tile.lastFrameAt = now; // grace period before "no signal"
+    tile.wanted = wanted;
+  }
+  if (!socket.open) return;
+  const message = JSON.stringify({ streams: names });
+  if (message === socket.sent) return;
+  socket.ws.send(message);
+  socket.sent = message;
+}
+
+// Each frame becomes a blob: URL in the tile's <img>; the previous URL is revoked once the new
+// one has loaded (until then the <img> keeps showing the previous picture).
+function showFrame(tile, frame) {
+  tile.lastFrameAt = performance.now();
+  const blob = new Blob([frame.jpeg], { type: 'image/jpeg' });
+  const url = URL.createObjectURL(blob);
+  const superseded = tile.pending;
+  tile.pending = { url, blob, capturedAt: frame.capturedAt };
+  tile.img.src = url;
+  if (superseded) URL.revokeObjectURL(superseded.url); // never shown: a newer frame came first
+  if (tile.status !== 'live') renderTile(tile);
+}
+
+function onTileImageLoad(tile) {
+  const loaded = tile.pending;
+  if (!loaded || tile.img.src !== loaded.url) return;
+  tile.pending = null;
+  if (tile.shown) URL.revokeObjectURL(tile.shown.url);
+  tile.shown = loaded;
+  tile.img.dataset.capturedAt = String(loaded.capturedAt);
+}
+
+// ---- tiles ---------------------------------------------------------------
+
+const observer = 'IntersectionObserver' in window
+  ? new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const tile = tiles.get(entry.target.dataset.stream);
+      if (tile) tile.visible = entry.isIntersecting;
+    }
+    updateWanted();
+  }, { rootMargin: '100px' })
+  : null;
+
+function createTile(info) {
+  const el = ui.tileTemplate.content.firstElementChild.cloneNode(true);
+  const q = (selector) => el.querySelector(selector);
+  const tile = {
+    name: info.name, info, el, img: q('.frame'), overlay: q('.tile-overlay'), badge: q('.badge'),
+    res: q('.res'), fps: q('.fps'), clients: q('.clients'), embedBox: q('.embed-box'),
+    visible: !observer, wanted: false, lastFrameAt: 0, pending: null, shown: null, status: null,
+  };
+  el.dataset.stream = info.name;
+  q('.pic').href = `#/view/${encodeURIComponent(info.name)}`;
+  q('.pic').title = `Open ${info.name}`;
+  q('.name').textContent = info.name;
+  tile.img.alt = `${info.name} live`;
+  tile.img.addEventListener('load', () => onTileImageLoad(tile));
+  q('.embed-tag').textContent = `<img src="${location.origin}${streamPath(info.name)}">`;
+  q('.embed-snapshot').textContent = `${location.origin}${snapshotPath(info.name)}`;
+  const embedButton = q('.tile-embed');
+  embedButton.addEventListener('click', () => {
+    tile.embedBox.hidden = !tile.embedBox.hidden;
+    embedButton.setAttribute('aria-expanded', String(!tile.embedBox.hidden));
+  });
+  const snapButton = q('.tile-snapshot');
+  snapButton.addEventListener('click', () => tileSnapshot(tile, snapButton));
+  if (observer) observer.observe(el);
+  return tile;
+}
+
+function removeTile(tile) {
+  if (observer) observer.unobserve(tile.el);
+  tile.el.remove();
+  tile.img.src = '';
+  for (const frame of [tile.pending, tile.shown]) if (frame) URL.revokeObjectURL(frame.url);
+  tile.pending = tile.shown = null;
+  tiles.delete(tile.name);
+}
+
+// Adds, removes and orders tiles to match the server's list.
+function syncTiles(streams) {
+  const names = new Set(streams.map((s) => s.name));
+  for (const tile of [...tiles.values()]) if (!names.has(tile.name)) removeTile(tile);
+  let previous = null;
+  for (const info of streams) {
+    let tile = tiles.get(info.name);
+    if (!tile) {
+      tile = createTile(info);
+      tiles.set(info.name, tile);
+    }
+    tile.info = info;
+    const expected = previous ? previous.el.nextElementSibling : ui.wall.firstElementChild;
+    if (expected !== tile.el) {
+      if (previous) previous.el.after(tile.el); else ui.wall.prepend(tile.el);
+    }
+    previous = tile;
+  }
+  ui.empty.hidden = streams.length > 0 || server.down;
+  updateWanted();
+}
+
+// What a tile's badge says: live, idle, starting, restarting, no signal or reconnecting.
+function tileStatus(tile) {
+  if (server.down || (!socket.open && !document.hidden && !singleName)) return 'reconnecting';
+  const state = tile.info.state;
+  const fresh = tile.wanted && performance.now() - tile.lastFrameAt < STALE_AFTER_MS;
+  if (state === 'error') return 'no signal';
+  if (state === 'restarting') return 'restarting';
+  if (tile.wanted && tile.shown && fresh) return 'live';
+  if (tile.wanted && !fresh) return state === 'starting' ? 'starting' : 'no signal';
+  return { playing: 'live', idle: 'idle', starting: 'starting' }[state] || state || '–';
+}
+
+const OVERLAY_TEXT = {
+  reconnecting: 'reconnecting…', restarting: 'reconnecting…', 'no signal': 'no signal — reconnecting…',
+  starting: 'starting…',
+};
+
+function renderTile(tile) {
+  const status = tileStatus(tile);
+  tile.status = status;
+  tile.el.dataset.status = status;
+  tile.badge.dataset.state = status;
+  setText(tile.badge, status);
+  const overlay = OVERLAY_TEXT[status] || '';
+  setText(tile.overlay, overlay);
+  tile.overlay.hidden = !overlay;
+  const i = tile.info;
+  setText(tile.res, i.width && i.height ? `${i.width}×${i.height}` : '–');
+  setText(tile.fps, `${Number(i.fps || 0).toFixed(1)} fps`);
+  setText(tile.clients, `${i.clients ?? 0} client${i.clients === 1 ? '' : 's'}`);
+}
+
+function renderAll() {
+  for (const tile of tiles.values()) renderTile(tile);
+  const live = [...tiles.values()].filter((t) => t.info.state === 'playing').length;
+  setText(ui.summary, server.down ? '' : `· ${tiles.size} stream${tiles.size === 1 ? '' : 's'}, ${live} playing`);
+  const state = server.down ? 'reconnecting' : socket.open || singleName || document.hidden ? 'playing' : 'reconnecting';
+  ui.connection.dataset.state = state;
+  setText(ui.connection, state === 'playing' ? 'connected' : 'reconnecting');
+  ui.empty.hidden = tiles.size > 0 || server.down;
+  if (singleName) renderSingle();
+}
+
+async function tileSnapshot(tile, button) {
+  button.disabled = true;
+  try {
+    // The frame the tile shows, if any; else the server's newest.
+    const blob = tile.shown ? tile.shown.blob : await fetchSnapshot(tile.name);
+    downloadBlob(blob, snapshotFileName(tile.name));
+  } catch (err) {
+    setText(tile.overlay, `snapshot failed: ${err.message}`);
+    tile.overlay.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- single view ---------------------------------------------------------
+
+const single = { wanted: false, retryTimer: null, backoff: createBackoff() };
+
+// A fresh query string makes the browser open a new connection instead of reusing a dead one.
+function startSingle() {
+  clearTimeout(single.retryTimer);
+  single.retryTimer = null;
+  if (!singleName || document.hidden) return;
+  single.wanted = true;
+  const params = new URLSearchParams({ t: String(Date.now()) });
+  const framing = requestedFraming();
+  if (framing) params.set('framing', framing);
+  ui.live.dataset.stream = singleName;
+  ui.live.src = `${streamPath(singleName)}?${params}`;
+}
+
+function stopSingle() {
+  clearTimeout(single.retryTimer);
+  single.retryTimer = null;
+  single.wanted = false; // src = '' fires an error event; it must not schedule a retry
+  ui.live.src = '';
+}
+
+function onSingleError() {
+  if (!single.wanted || single.retryTimer) return;
+  ui.viewer.classList.add('offline');
+  single.retryTimer = setTimeout(startSingle, single.backoff.next());
+}
+
+function onSingleLoad() {
+  single.backoff.reset();
+  ui.viewer.classList.remove('offline');
+}
+
+function renderSingle() {
+  const s = server.streams.find((x) => x.name === singleName);
+  const state = server.down ? 'reconnecting' : s ? s.state : 'unknown';
+  const label = { playing: 'live', error: 'no signal' }[state] || state;
+  ui.singleBadge.dataset.state = state === 'error' ? 'no signal' : state === 'playing' ? 'live' : state;
+  setText(ui.singleBadge, label);
+  // Not every browser fires 'load' for a multipart image: the overlay follows the server too.
+  const offline = server.down || single.retryTimer !== null || state === 'restarting' || state === 'error';
+  ui.viewer.classList.toggle('offline', offline);
+  if (!s) return;
+  setText(ui.fps, Number(s.fps || 0).toFixed(1));
+  setText(ui.resolution, s.width && s.height ? `${s.width}×${s.height}` : '–');
+  setText(ui.frameSize, s.lastFrameBytes != null ? `${(s.lastFrameBytes / 1024).toFixed(1)} KB` : '–');
+  setText(ui.frameAge, s.lastFrameAgeSeconds != null ? formatAge(s.lastFrameAgeSeconds) : '–');
+  setText(ui.clients, String(s.clients ?? '–'));
+  setText(ui.frames, Number(s.framesPublished || 0).toLocaleString());
+  setText(ui.restarts, String(s.restarts ?? '–'));
+  setText(ui.uptime, formatDuration(s.uptimeSeconds || 0));
+  setText(ui.pipeline, s.pipeline || '–');
+  const e = s.lastError;
+  ui.lastError.hidden = !e;
+  if (e) {
+    setText(ui.errorWhen, e.at ? `at ${new Date(e.at * 1000).toLocaleTimeString()}` : '');
+    setText(ui.errorElement, e.element || '');
+    setText(ui.errorMessage, e.message || '');
+    ui.errorMessage.title = e.debug || ''; // the long GStreamer debug text, on hover
+  }
+}
+
+function openSingle(name) {
+  if (singleName === name) return;
+  if (singleName) stopSingle();
+  else wallScrollY = window.scrollY;
+  singleName = name;
+  ui.single.hidden = false;
+  ui.wall.hidden = true;
+  setText(ui.singleName, name);
+  setText(ui.embedTag, `<img src="${location.origin}${streamPath(name)}">`);
+  setText(ui.snapshotUrl, `${location.origin}${snapshotPath(name)}`);
+  document.title = `${name} · Framecast`;
+  single.backoff.reset();
+  startSingle();
+  sendWanted(); // the wall's tiles are covered: stop their frames
+  renderAll();
+  window.scrollTo(0, 0);
+}
+
+function closeSingle() {
+  if (!singleName) return;
+  stopSingle();
+  if (fullscreenElement()) (document.exitFullscreen || document.webkitExitFullscreen).call(document);
+  singleName = null;
+  ui.single.hidden = true;
+  ui.wall.hidden = false;
+  document.title = 'Framecast';
+  window.scrollTo(0, wallScrollY);
+  sendWanted();
+  renderAll();
+}
+
 async function takeSnapshot() {
+  const name = singleName;
+  if (!name) return;
   ui.snapshot.disabled = true;
   showMessage('Taking snapshot…');
   try {
-    const res = await fetchWithTimeout('/snapshot', SNAPSHOT_TIMEOUT_MS);
-    if (!res.ok) throw new Error(await errorFrom(res));
-    const filename = `${streamName}-${fileStamp(new Date())}.jpg`;
-    downloadBlob(await res.blob(), filename);
+    const blob = await fetchSnapshot(name);
+    const filename = snapshotFileName(name);
+    downloadBlob(blob, filename);
     showMessage(`Saved ${filename}`);
   } catch (err) {
     showMessage(`Snapshot failed: ${err.message}`, true);
@@ -247,23 +551,33 @@ function updateFullscreenButton() {
   ui.fullscreen.textContent = fullscreenElement() ? 'Exit fullscreen' : 'Fullscreen';
 }
 
-// ---- wiring --------------------------------------------------------------
+// ---- routing and wiring --------------------------------------------------
+
+function route() {
+  const match = /^#\/view\/([^?]+)/.exec(location.hash);
+  if (match) openSingle(decodeURIComponent(match[1]));
+  else closeSingle();
+}
 
 function onVisibilityChange() {
   if (document.hidden) {
-    stopStream();
+    stopSingle();
+    sendWanted(); // [] : no frames for a hidden tab
     clearTimeout(poll.timer);
     poll.timer = null;
   } else {
-    stream.backoff.reset();
-    startStream();
+    single.backoff.reset();
+    startSingle();
+    socket.backoff.reset();
+    if (socket.ws) sendWanted(); else connectSocket();
     if (!poll.inFlight) schedulePoll(0);
   }
+  renderAll();
 }
 
 function init() {
-  ui.live.addEventListener('error', onStreamError);
-  ui.live.addEventListener('load', onStreamLoad);
+  ui.live.addEventListener('error', onSingleError);
+  ui.live.addEventListener('load', onSingleLoad);
   ui.snapshot.addEventListener('click', takeSnapshot);
 
   // iPhone Safari cannot put anything but <video> in fullscreen: hide the button there.
@@ -275,18 +589,24 @@ function init() {
     document.addEventListener('fullscreenchange', updateFullscreenButton);
     document.addEventListener('webkitfullscreenchange', updateFullscreenButton);
   }
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && singleName && !fullscreenElement()) location.hash = '#/';
+  });
 
   document.addEventListener('visibilitychange', onVisibilityChange);
+  window.addEventListener('hashchange', route);
+  // Stale tiles turn to "no signal" even when no poll or frame comes to re-render them.
+  setInterval(() => { if (!document.hidden) renderAll(); }, 1000);
 
-  setText(ui.embedTag, `<img src="${location.origin}/stream">`);
-  setText(ui.snapshotUrl, `${location.origin}/snapshot`);
-
-  if (document.hidden) {
-    stopStream(); // opened in a background tab: do not hold a connection yet
-  } else if (ui.live.complete && ui.live.naturalWidth === 0) {
-    onStreamError(); // the first load failed before this script could listen
-  }
-  pollStatus();
+  route();
+  connectSocket();
+  pollStreams();
 }
+
+window.framecast = {
+  tiles,
+  wanted: wantedNames,
+  socketState: () => (socket.open ? 'open' : socket.ws ? 'connecting' : 'closed'),
+};
 
 init();

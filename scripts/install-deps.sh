@@ -22,7 +22,7 @@ packages=(
   curl
   # Tests: htpasswd makes the bcrypt entries that --htpasswd reads.
   apache2-utils
-  # Browser tests (tests/browser/run.sh): headless Chromium driven by Selenium through chromium-driver.
+  # Browser tests (Tests/Browser/run.sh): headless Chromium driven by Selenium through chromium-driver.
   chromium
   chromium-driver
   python3-selenium
