@@ -7,7 +7,10 @@
  * line), and writes that prebuilt part to each client with one send(MSG_NOSIGNAL). A client whose
  * previous part is not fully sent yet skips the frame (its remainder goes out on EPOLLOUT).
  *
- *   floor --dir bench/frames-720 --port 8090 [--fps 30]
+ *   floor --dir bench/frames-720 --port 8090 [--fps 30] [--sndbuf BYTES] [--notsent-lowat BYTES]
+ *
+ * --sndbuf / --notsent-lowat bound what the kernel holds per client (experiments on slow readers;
+ * the bench runs the floor without them).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -118,11 +121,14 @@ int main(int argc, char **argv) {
     const char *dir = "frames-720";
     int port = 8090;
     double fps = 30;
+    int sndbuf = 0, lowat = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fps")) fps = atof(argv[i + 1]);
-        else { fprintf(stderr, "usage: floor --dir DIR --port PORT [--fps 30]\n"); return 2; }
+        else if (!strcmp(argv[i], "--sndbuf")) sndbuf = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--notsent-lowat")) lowat = atoi(argv[i + 1]);
+        else { fprintf(stderr, "usage: floor --dir DIR --port PORT [--fps 30] [--sndbuf BYTES] [--notsent-lowat BYTES]\n"); return 2; }
     }
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
@@ -187,6 +193,8 @@ int main(int argc, char **argv) {
                     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                     if (fd < 0) break;
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+                    if (lowat > 0) setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
                     struct conn *c = calloc(1, sizeof *c);
                     c->fd = fd;
                     if (nconns == capconns) { capconns = capconns ? capconns * 2 : 1024; conns = realloc(conns, capconns * sizeof *conns); }

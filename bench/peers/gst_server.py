@@ -6,8 +6,13 @@ A small Python front (system python3 with PyGObject: python3-gi, gir1.2-gstreame
 HTTP connections, reads the request, answers with a response head (HTTP/1.0 style, no chunking,
 the body ends when the connection does) and hands the socket to multisocketsink with its "add"
 signal. From then on GStreamer alone writes to it: multisocketsink's own thread polls every client
-socket and writes the same buffers to each. A client more than 3 buffers behind is resynced to the
-newest one (recover-policy=latest), so a slow reader skips frames.
+socket and writes the same buffers to each.
+
+multipartmux pushes each part as two buffers: the part's headers (a "keyframe") and the JPEG
+(flagged DELTA_UNIT). So a new client must start at a keyframe (sync-method=next-keyframe) and a
+client more than 6 buffers (3 frames) behind is resynced to the newest keyframe
+(recover-policy=keyframe): a slow reader skips frames. With sync-method=latest or
+recover-policy=latest a client can start or resume inside a JPEG and sees a corrupt stream.
 
 multipartmux writes Content-Type and Content-Length but no X-Timestamp: latency is not measured.
 
@@ -44,7 +49,8 @@ def main():
     pipeline = Gst.parse_launch(
         f"imagesequencesrc location={args.location} framerate={args.fps}/1 ! jpegparse ! clocksync ! "
         "multipartmux boundary=framecast ! "
-        "multisocketsink name=sink sync=false unit-format=buffers units-soft-max=3 recover-policy=latest"
+        "multisocketsink name=sink sync=false sync-method=next-keyframe unit-format=buffers units-soft-max=6 "
+        "recover-policy=keyframe"
     )
     sink = pipeline.get_by_name("sink")
     loop = GLib.MainLoop()

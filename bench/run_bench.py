@@ -1,0 +1,776 @@
+#!/usr/bin/env python3
+"""Framecast benchmark runner: Framecast against the floor, Flask and a GStreamer-only server.
+
+Every contender serves the same 300 pre-rendered JPEG frames in a loop at 30 fps; the C load
+client (bin/loadclient) opens N viewers on loopback and measures what they receive, while this
+runner samples the server's CPU (/proc/PID/stat, user+sys, process tree and waited-for children)
+over the load client's measurement window and its peak RSS (VmHWM, and sampled VmRSS).
+
+    make -C bench                    # full matrix: 1, 50, 200, 400, 800 clients at 720p30, 200 at 1080p30
+    BENCH_QUICK=1 make -C bench      # smoke test: 1, 50, 200 clients at 720p30, 5 s windows
+
+Environment: FRAMECAST (the binary), BENCH_QUICK=1, BENCH_CONTENDERS=framecast,floor,...,
+BENCH_CLIENTS=1,50 (720p cells), BENCH_SLOW_SECONDS, BENCH_SKIP_SLOW=1, BENCH_PORT (first port),
+BENCH_REPORT (where the Markdown goes; the full run writes bench/BENCHMARKS.md, a quick run
+bench/results/BENCHMARKS-quick.md).
+
+Only 127.0.0.1 is used. Every server is started in its own process group and killed at the end.
+"""
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+BIN = BENCH / "bin"
+RESULTS = BENCH / "results"
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+FPS = 30
+NFRAMES = 300
+LOOP_FRAMES = 30 * 60 * 20  # 20 minutes of symlinks: imagesequencesrc in GStreamer 1.22 cannot loop
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080)}
+CONTENDERS = ["framecast", "floor", "flask", "gstreamer"]
+
+if QUICK:
+    CELLS = [("720p", n) for n in (1, 50, 200)]
+    WARMUP, WINDOW, SPREAD = 2.0, 5.0, 1.0
+    SLOW_SECONDS = 15.0
+else:
+    CELLS = [("720p", n) for n in (1, 50, 200, 400, 800)] + [("1080p", 200)]
+    WARMUP, WINDOW, SPREAD = 3.0, 10.0, 1.0
+    SLOW_SECONDS = 60.0
+if os.environ.get("BENCH_CLIENTS"):
+    CELLS = [("720p", int(n)) for n in os.environ["BENCH_CLIENTS"].split(",")]
+if os.environ.get("BENCH_CONTENDERS"):
+    CONTENDERS = [c for c in os.environ["BENCH_CONTENDERS"].split(",") if c]
+if os.environ.get("BENCH_SLOW_SECONDS"):
+    SLOW_SECONDS = float(os.environ["BENCH_SLOW_SECONDS"])
+SLOW_FAST_CLIENTS = 200
+SLOW_RATE = 1_000_000  # bytes per second
+
+# A cell is "kept up" when every client got nearly every frame; a clear failure stops the
+# contender's larger cells at that resolution.
+KEPT_UP_MEDIAN, KEPT_UP_MIN = 0.95 * FPS, 0.85 * FPS
+CLEAR_FAILURE_MEDIAN = 0.8 * FPS
+
+HAND_WRITTEN = "<!-- hand-written analysis below: kept when the report is regenerated -->"
+_children: list[subprocess.Popen] = []
+_port = int(os.environ.get("BENCH_PORT", "18100"))
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+def _raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, 65536), hard))
+
+
+def spawn(cmd, raise_nofile=True, **kw) -> subprocess.Popen:
+    # the load client raises its own limit; it is started from threads, where preexec_fn is unsafe
+    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_raise_nofile if raise_nofile else None, **kw)
+    _children.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen, grace=4.0):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+    if proc in _children:
+        _children.remove(proc)
+
+
+def stop_all():
+    for proc in list(_children):
+        stop(proc, grace=1.0)
+
+
+atexit.register(stop_all)
+for _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_sig, lambda *_: sys.exit(130))
+
+
+def next_port() -> int:
+    global _port
+    while True:
+        _port += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", _port))
+                return _port
+            except OSError:
+                continue
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout=20.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """user+sys of the process tree, plus the waited-for children of its root."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is field 3 (state): utime=14, stime=15, cutime=16, cstime=17
+        total += int(fields[11]) + int(fields[12])
+        if p == pid:
+            total += int(fields[13]) + int(fields[14])
+    return total / TICKS
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except OSError:
+            pass
+    return total / 1e6
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+        return int(m.group(1)) / 1000 if m else None
+    except OSError:
+        return None
+
+
+def machine_busy() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
+# ---------------------------------------------------------------- preparation
+
+def ensure_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log("matplotlib is missing: pip install matplotlib")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"], check=True)
+
+
+def ensure_flask():
+    try:
+        import flask  # noqa: F401
+    except ImportError:
+        log("flask is missing: pip install flask")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "flask"], check=True)
+
+
+def gi_python() -> str | None:
+    """A Python that has PyGObject with GStreamer 1.0 (Debian's python3-gi)."""
+    for py in (sys.executable, "/usr/bin/python3"):
+        if py and shutil.which(py) or os.path.exists(py):
+            r = subprocess.run([py, "-c", "import gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst"],
+                               capture_output=True)
+            if r.returncode == 0:
+                return py
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("PyGObject is missing: apt-get install python3-gi gir1.2-gstreamer-1.0")
+        subprocess.run(["apt-get", "install", "-y", "-q", "python3-gi", "gir1.2-gstreamer-1.0"],
+                       capture_output=True)
+        if os.path.exists("/usr/bin/python3"):
+            return "/usr/bin/python3"
+    return None
+
+
+def build_tools():
+    subprocess.run(["make", "-s", "-C", str(BENCH), "tools"], check=True)
+
+
+def render_frames(res: str) -> Path:
+    width, height = RESOLUTIONS[res]
+    d = BENCH / f"frames-{res[:-1]}"
+    if not (d / f"{NFRAMES - 1:05d}.jpg").exists():
+        d.mkdir(exist_ok=True)
+        log(f"rendering {NFRAMES} frames of {width}x{height} into {d}")
+        subprocess.run(
+            ["gst-launch-1.0", "-q", "videotestsrc", f"num-buffers={NFRAMES}", "pattern=smpte", "horizontal-speed=4",
+             "!", f"video/x-raw,width={width},height={height},framerate={FPS}/1", "!", "timeoverlay",
+             "!", "jpegenc", "quality=85", "!", "multifilesink", f"location={d}/%05d.jpg"],
+            check=True, timeout=300)
+    loop = d / "loop"
+    if not (loop / f"{LOOP_FRAMES - 1:06d}.jpg").exists():
+        loop.mkdir(exist_ok=True)
+        for i in range(LOOP_FRAMES):
+            link = loop / f"{i:06d}.jpg"
+            if not link.is_symlink():
+                link.symlink_to(f"../{i % NFRAMES:05d}.jpg")
+    return d
+
+
+def frame_stats(d: Path) -> dict:
+    sizes = [p.stat().st_size for p in sorted(d.glob("[0-9]*.jpg"))]
+    return {"frames": len(sizes), "mean_bytes": statistics.mean(sizes), "stream_MBps": statistics.mean(sizes) * FPS / 1e6}
+
+
+# ---------------------------------------------------------------- contenders
+
+def framecast_binary() -> Path | None:
+    for cand in (os.environ.get("FRAMECAST"), REPO / ".build/release/framecast", "/tmp/fc-bench/.build/release/framecast"):
+        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
+            return Path(cand)
+    return None
+
+
+def server_command(name: str, frames: Path, port: int, gipy: str | None) -> list[str] | None:
+    loop = f"{frames}/loop/%06d.jpg"
+    if name == "framecast":
+        fc = framecast_binary()
+        if not fc:
+            return None
+        pipeline = f"imagesequencesrc location={loop} framerate={FPS}/1 ! jpegparse ! clocksync ! appsink name=sink"
+        return [str(fc), "--pipeline", pipeline, "--port", str(port), "--always-on", "--log-level", "warning"]
+    if name == "floor":
+        return [str(BIN / "floor"), "--dir", str(frames), "--port", str(port), "--fps", str(FPS)]
+    if name == "flask":
+        return [sys.executable, str(BENCH / "peers/flask_server.py"), "--dir", str(frames), "--port", str(port), "--fps", str(FPS)]
+    if name == "gstreamer":
+        if not gipy:
+            return None
+        return [gipy, str(BENCH / "peers/gst_server.py"), "--location", loop, "--port", str(port), "--fps", str(FPS)]
+    raise ValueError(name)
+
+
+class Server:
+    def __init__(self, name, frames, gipy, tag):
+        self.name = name
+        self.port = next_port()
+        cmd = server_command(name, frames, self.port, gipy)
+        if cmd is None:
+            raise RuntimeError(f"{name}: not available")
+        RESULTS.mkdir(exist_ok=True)
+        self.logpath = RESULTS / f"server-{name}-{tag}.log"
+        self.logfile = open(self.logpath, "w")
+        self.proc = spawn(cmd, stdout=self.logfile, stderr=subprocess.STDOUT, cwd=str(BENCH))
+        if not wait_port(self.port, self.proc):
+            self.close()
+            raise RuntimeError(f"{name}: did not start (see {self.logpath})")
+        time.sleep(1.5)  # the pipeline / camera thread produces frames
+        if self.proc.poll() is not None:
+            self.close()
+            raise RuntimeError(f"{name}: exited at start (see {self.logpath})")
+        self.rss_max = 0.0
+        self._sampling = True
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self):
+        while self._sampling:
+            self.rss_max = max(self.rss_max, tree_rss_mb(self.proc.pid))
+            time.sleep(0.25)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/stream"
+
+    def hwm(self):
+        return vm_hwm_mb(self.proc.pid)
+
+    def close(self):
+        self._sampling = False
+        stop(self.proc)
+        self.logfile.close()
+
+
+def run_load(url, clients, warmup, duration, rate=0.0, on_window=None):
+    """Runs bin/loadclient; on_window("start"|"end") is called at the window's edges."""
+    cmd = [str(BIN / "loadclient"), "--url", url, "--clients", str(clients), "--warmup", str(warmup),
+           "--duration", str(duration), "--spread", str(SPREAD)]
+    if rate:
+        cmd += ["--rate", str(rate)]
+    proc = spawn(cmd, raise_nofile=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    errors = []
+
+    def read_stderr():
+        for line in proc.stderr:
+            if line.startswith("WINDOW_START") and on_window:
+                on_window("start")
+            elif line.startswith("WINDOW_END") and on_window:
+                on_window("end")
+            else:
+                errors.append(line)
+
+    t = threading.Thread(target=read_stderr, daemon=True)
+    t.start()
+    watchdog = threading.Timer(SPREAD + warmup + duration + 60, lambda: stop(proc, grace=0.5))
+    watchdog.start()
+    try:
+        out = proc.stdout.read()
+        proc.wait()
+    finally:
+        watchdog.cancel()
+    t.join(5)
+    if proc in _children:
+        _children.remove(proc)
+    if proc.returncode != 0 or not out.strip():
+        raise RuntimeError(f"load client failed ({proc.returncode}): {''.join(errors)[-500:]}")
+    return json.loads(out)
+
+
+def wait_quiet(limit=float(os.environ.get("BENCH_QUIET_WAIT", "180")), threshold=20.0) -> float:
+    """Waits (up to `limit` s) until the machine is nearly idle: other work on the 2 cores (a build)
+    would steal CPU from the server and the load client. Returns the last busy % seen."""
+    deadline = time.time() + limit
+    announced = False
+    while True:
+        b0, a0 = machine_busy()
+        time.sleep(1.0)
+        b1, a1 = machine_busy()
+        busy = 100 * (b1 - b0) / max(1, a1 - a0)
+        if busy < threshold or time.time() > deadline:
+            return busy
+        if not announced:
+            log(f"    waiting for the machine to go quiet (busy {busy:.0f}%)")
+            announced = True
+
+
+def measure_cell(name, res, frames, clients, gipy):
+    quiet = wait_quiet()
+    server = Server(name, frames, gipy, f"{res}-{clients}")
+    marks = {}
+
+    def on_window(edge):
+        marks[edge] = (time.time(), tree_cpu_seconds(server.proc.pid), machine_busy())
+
+    try:
+        load = run_load(server.url, clients, WARMUP, WINDOW, on_window=on_window)
+        alive = server.proc.poll() is None
+        hwm = server.hwm()
+    finally:
+        server.close()
+    if "start" not in marks or "end" not in marks:
+        raise RuntimeError("no measurement window")
+    (t0, c0, (b0, a0)), (t1, c1, (b1, a1)) = marks["start"], marks["end"]
+    wall = t1 - t0
+    cpu = c1 - c0
+    gb = load["MBps"] * load["window_s"] / 1000
+    busy = 100 * (b1 - b0) / max(1, a1 - a0)
+    return {
+        "contender": name, "res": res, "clients": clients, "server_alive": alive,
+        "server_cpu_s": cpu, "server_cpu_pct": 100 * cpu / wall, "wall_s": wall,
+        "machine_busy_pct": busy, "busy_before_pct": quiet,
+        # CPU (% of one core) used during the window by neither the server nor the load client
+        "other_cpu_pct": busy * (os.cpu_count() or 1) - 100 * cpu / wall - load["client_cpu_pct"],
+        "peak_rss_mb": max(hwm or 0, server.rss_max), "vm_hwm_mb": hwm, "rss_sampled_max_mb": server.rss_max,
+        "gb": gb, "core_s_per_gb": cpu / gb if gb > 0 else None,
+        "load": load,
+    }
+
+
+def kept_up(cell) -> bool:
+    load = cell["load"]
+    return (load["fps_median"] >= KEPT_UP_MEDIAN and load["fps_min"] >= KEPT_UP_MIN
+            and load["zero_frame_clients"] == 0 and cell["server_alive"])
+
+
+def clear_failure(cell) -> bool:
+    load = cell["load"]
+    return (load["fps_median"] < CLEAR_FAILURE_MEDIAN or load["zero_frame_clients"] > 0.05 * load["clients"]
+            or not cell["server_alive"])
+
+
+def slow_reader(name, frames, gipy):
+    """200 fast clients and one client reading at 1 MB/s from the ~3 MB/s 720p stream."""
+    wait_quiet()
+    server = Server(name, frames, gipy, "slow")
+    marks = {}
+
+    def on_window(edge):
+        marks[edge] = (time.time(), tree_cpu_seconds(server.proc.pid))
+
+    results = {}
+
+    def fast():
+        try:
+            results["fast"] = run_load(server.url, SLOW_FAST_CLIENTS, WARMUP, SLOW_SECONDS, on_window=on_window)
+        except Exception as e:  # noqa: BLE001
+            results["fast_error"] = str(e)
+
+    def slow():
+        try:
+            results["slow"] = run_load(server.url, 1, WARMUP, SLOW_SECONDS, rate=SLOW_RATE)
+        except Exception as e:  # noqa: BLE001
+            results["slow_error"] = str(e)
+
+    try:
+        threads = [threading.Thread(target=fast), threading.Thread(target=slow)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(SPREAD + WARMUP + SLOW_SECONDS + 90)
+        hwm = server.hwm()
+    finally:
+        server.close()
+    out = {"contender": name, "seconds": SLOW_SECONDS, "rate_Bps": SLOW_RATE, "peak_rss_mb": max(hwm or 0, server.rss_max), **results}
+    if "start" in marks and "end" in marks:
+        out["server_cpu_pct"] = 100 * (marks["end"][1] - marks["start"][1]) / (marks["end"][0] - marks["start"][0])
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def fmt(v, digits=1, unit=""):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and v != v:
+        return "n/a"
+    return f"{v:.{digits}f}{unit}"
+
+
+def machine_info():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            model = m.group(1).strip() if m else model
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 1e6:.1f} GB"
+    except OSError:
+        pass
+    gst = subprocess.run(["gst-launch-1.0", "--gst-version"], capture_output=True, text=True).stdout.strip()
+    distro = ""
+    try:
+        with open("/etc/os-release") as f:
+            m = re.search(r'PRETTY_NAME="(.*)"', f.read())
+            distro = m.group(1) if m else ""
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(), "memory": mem, "os": distro,
+            "gstreamer": gst, "python": platform.python_version()}
+
+
+def plot(cells, path: Path, contenders=None):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    styles = {"framecast": ("tab:red", "o"), "floor": ("tab:green", "s"), "flask": ("tab:blue", "^"), "gstreamer": ("tab:purple", "D")}
+    for name in contenders or CONTENDERS:
+        pts = sorted((c for c in cells if c["contender"] == name and c["res"] == "720p" and "load" in c), key=lambda c: c["clients"])
+        if not pts:
+            continue
+        color, marker = styles.get(name, ("gray", "x"))
+        xs = [c["clients"] for c in pts]
+        ax1.plot(xs, [c["server_cpu_pct"] for c in pts], color=color, marker=marker, label=name)
+        ax2.plot([c["clients"] for c in pts if c["core_s_per_gb"]], [c["core_s_per_gb"] for c in pts if c["core_s_per_gb"]],
+                 color=color, marker=marker, label=name)
+        bad = [c for c in pts if not c["kept_up"]]
+        if bad:
+            ax1.scatter([c["clients"] for c in bad], [c["server_cpu_pct"] for c in bad], s=160, facecolors="none",
+                        edgecolors="black", zorder=5)
+    ax1.set_xlabel("clients (720p30)")
+    ax1.set_ylabel("server CPU, % of one core (user+sys)")
+    ax1.set_title("Server CPU against clients (circled: did not keep up)")
+    ax1.axhline(100 * (os.cpu_count() or 1), color="gray", linestyle=":", linewidth=1)
+    ax1.grid(alpha=0.3)
+    ax1.legend()
+    ax2.set_xlabel("clients (720p30)")
+    ax2.set_ylabel("server core-seconds per GB delivered")
+    ax2.set_yscale("log")
+    ax2.set_title("Cost per GB delivered")
+    ax2.grid(alpha=0.3, which="both")
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(run, path: Path, png: Path):
+    cells = run["cells"]
+    lines = []
+    add = lines.append
+    m = run["machine"]
+    add("# Framecast benchmarks")
+    add("")
+    add(f"Run `{run['run_id']}` ({'BENCH_QUICK=1, reduced matrix' if run['quick'] else 'full matrix'}), "
+        f"{run['date']}, Framecast commit `{run['framecast_commit']}`. Every number below comes from this one run: "
+        "for each cell the contenders ran one after another (order rotated from cell to cell), each on a freshly "
+        "started server.")
+    add("")
+    add(f"- Machine: {m['nproc']} cores, {m['cpu']}, {m['memory']} RAM, {m['os']}, kernel {m['kernel']}; {m['gstreamer'].splitlines()[0] if m['gstreamer'] else ''}.")
+    add(f"- Load: bin/loadclient (C, epoll, one thread) on the same machine over 127.0.0.1, connects spread over {run.get('spread', SPREAD):.0f} s, "
+        f"{run['warmup']:.0f} s warm-up, {run['window']:.0f} s measurement window. The load client shares the {m['nproc']} cores "
+        "with the server: its own CPU and the rest of the machine's busy time are in the table, so a saturated machine is "
+        "visible. On loopback the kernel's receive path (softirq) mostly runs in the sending process and is charged to the "
+        "server's sys time: the floor's cost is mostly that kernel copy.")
+    for res, st in run["frames"].items():
+        add(f"- Frames ({res}): {st['frames']} JPEGs (videotestsrc smpte + timeoverlay, jpegenc quality=85), mean "
+            f"{st['mean_bytes'] / 1000:.0f} kB, {st['stream_MBps']:.2f} MB/s per client at {FPS} fps, played in a loop at {FPS} fps by every contender.")
+    add("")
+    add("Contenders:")
+    add("")
+    add("- **framecast**: `framecast --pipeline 'imagesequencesrc location=frames-720/loop/%06d.jpg framerate=30/1 ! jpegparse ! "
+        "clocksync ! appsink name=sink' --always-on --log-level warning`. GStreamer 1.22's imagesequencesrc has no `loop` "
+        "property (it arrived later) and multifilesrc gives untimestamped buffers, so `frames-*/loop/` holds 20 minutes of "
+        "symlinks to the 300 frames.")
+    add("- **floor** (`peers/floor.c`): one thread, epoll, non-blocking sockets; each part (chunk header, part headers with "
+        "X-Timestamp, JPEG, boundary) is built once per frame and sent to each client with one `send()`; a client still "
+        "writing its previous part skips the frame. Same bytes on the wire as Framecast.")
+    add("- **flask** (`peers/flask_server.py`): the classic Flask recipe: camera thread at 30 fps, per-client "
+        "`threading.Event` wake-ups, werkzeug's threaded server (a thread per client), chunked HTTP/1.1.")
+    add("- **gstreamer** (`peers/gst_server.py`): `imagesequencesrc ! jpegparse ! clocksync ! multipartmux boundary=framecast ! "
+        "multisocketsink` (sync-method=next-keyframe, units-soft-max=6 buffers, recover-policy=keyframe: multipartmux "
+        "pushes a part as a header buffer and a DELTA_UNIT JPEG buffer, so only keyframe syncing keeps parts whole); a Python acceptor answers the HTTP request and "
+        "hands each socket to multisocketsink with its `add` signal. multipartmux writes no X-Timestamp: latency is n/a.")
+    add("")
+    add("Columns: *fps* = frames per second received per client over the window (min / median); *latency* = receive time "
+        "of a part's last byte minus its X-Timestamp (ms, p50 / p99 / max over all parts of all clients); *TTFF* = time to "
+        "first frame from connect (median / max, ms); *gap* = longest interval between two frames of any client (ms); "
+        "*CPU* = server user+sys over the window in % of one core (from /proc/PID/stat); *core-s/GB* = server core-seconds "
+        "per GB delivered, *x floor* its ratio to the floor's in the same cell; *RSS* = peak resident memory (max of VmHWM "
+        "and RSS sampled every 250 ms; includes start-up); *client CPU* = the load client's own user+sys (% of one core); *other CPU* = the "
+        "machine's busy time during the window minus server and load client (% of one core; kernel softirq work not "
+        "charged to either process, and anything else running). Before each cell the runner waits for the machine to go "
+        "quiet (under 20% busy). *kept up* = median fps ≥ 28.5, min fps ≥ 25.5 and every client got frames.")
+    add("")
+    add("| res | clients | contender | kept up | fps min / med | MB/s | latency p50 / p99 / max ms | TTFF med / max ms | gap ms | CPU % | core-s/GB | x floor | RSS MB | client CPU % | other CPU % | bad JPEG |")
+    add("|---|---:|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in cells:
+        if "load" not in c:
+            add(f"| {c['res']} | {c['clients']} | {c['contender']} | {c['status']} | | | | | | | | | | | | |")
+            continue
+        L = c["load"]
+        ratio = c.get("x_floor")
+        add(f"| {c['res']} | {c['clients']} | {c['contender']} | {'yes' if c['kept_up'] else '**no**'} | "
+            f"{fmt(L['fps_min'])} / {fmt(L['fps_median'])} | {fmt(L['MBps'])} | "
+            f"{fmt(L['latency_ms_p50'])} / {fmt(L['latency_ms_p99'])} / {fmt(L['latency_ms_max'])} | "
+            f"{fmt(L['ttff_ms_median'], 0)} / {fmt(L['ttff_ms_max'], 0)} | {fmt(L['max_gap_ms'], 0)} | "
+            f"{fmt(c['server_cpu_pct'])} | {fmt(c['core_s_per_gb'], 3)} | {fmt(ratio, 2)} | {fmt(c['peak_rss_mb'], 0)} | "
+            f"{fmt(L['client_cpu_pct'])} | {fmt(c.get('other_cpu_pct'), 0)} | {L['invalid_jpeg']} |")
+    add("")
+    add(f"![server CPU against clients]({png.name})")
+    add("")
+    slow = run.get("slow", [])
+    if slow:
+        add(f"## Slow reader")
+        add("")
+        add(f"One client reads at {SLOW_RATE / 1e6:.0f} MB/s (rate-limited `recv`, its kernel receive buffer still fills) "
+            f"from the 720p stream (~{run['frames']['720p']['stream_MBps']:.1f} MB/s) while {SLOW_FAST_CLIENTS} fast clients "
+            f"run, for {run.get('slow_seconds', SLOW_SECONDS):.0f} s after a {run['warmup']:.0f} s warm-up. *Frame age* = receive time minus X-Timestamp of "
+            "each part the slow client completes.")
+        add("")
+        add("| contender | slow: fps | slow: frame age p50 / max ms | slow: MB/s | fast: fps min / med | fast: latency p99 ms | fast: gap ms | fast kept rate | server CPU % | RSS MB |")
+        add("|---|---:|---|---:|---|---:|---:|---|---:|---:|")
+        for s in slow:
+            S, F = s.get("slow"), s.get("fast")
+            if not S or not F:
+                add(f"| {s['contender']} | error: {s.get('error') or s.get('slow_error') or s.get('fast_error')} | | | | | | | | |")
+                continue
+            ok = F["fps_median"] >= KEPT_UP_MEDIAN and F["fps_min"] >= KEPT_UP_MIN and F["zero_frame_clients"] == 0
+            add(f"| {s['contender']} | {fmt(S['fps_mean'])} | {fmt(S['latency_ms_p50'], 0)} / {fmt(S['latency_ms_max'], 0)} | "
+                f"{fmt(S['MBps'], 2)} | {fmt(F['fps_min'])} / {fmt(F['fps_median'])} | {fmt(F['latency_ms_p99'])} | "
+                f"{fmt(F['max_gap_ms'], 0)} | {'yes' if ok else '**no**'} | {fmt(s.get('server_cpu_pct'))} | {fmt(s['peak_rss_mb'], 0)} |")
+        add("")
+    if run.get("notes"):
+        add("## Notes")
+        add("")
+        for n in run["notes"]:
+            add(f"- {n}")
+        add("")
+    add("## Reproduce")
+    add("")
+    add("```sh")
+    add("make release                 # builds .build/release/framecast")
+    add("make -C bench                # full matrix (about 15 minutes), writes bench/BENCHMARKS.md and bench/benchmarks-cpu.png")
+    add("BENCH_QUICK=1 make -C bench  # smoke test (about 4 minutes), writes bench/results/BENCHMARKS-quick.md")
+    add("```")
+    add("")
+    add(f"Raw results of this run: `bench/results/{run['run_id']}.json` (git-ignored).")
+    # A hand-written section (analysis of this run) survives regeneration: everything after the marker.
+    kept = ""
+    if path.exists():
+        previous = path.read_text()
+        if HAND_WRITTEN in previous:
+            kept = "\n" + HAND_WRITTEN + previous.split(HAND_WRITTEN, 1)[1]
+    path.write_text("\n".join(lines) + "\n" + kept)
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    _raise_nofile()
+    ensure_matplotlib()
+    if "flask" in CONTENDERS:
+        ensure_flask()
+    build_tools()
+    gipy = gi_python() if "gstreamer" in CONTENDERS else None
+    notes = []
+    contenders = list(CONTENDERS)
+    if "framecast" in contenders and not framecast_binary():
+        sys.exit("framecast binary not found: build it (make release) or set FRAMECAST=/path/to/framecast")
+    if "gstreamer" in contenders and not gipy:
+        notes.append("gstreamer contender skipped: no Python with PyGObject (apt-get install python3-gi gir1.2-gstreamer-1.0)")
+        contenders.remove("gstreamer")
+    fc = framecast_binary()
+    commit = "unknown"
+    if fc:
+        src = fc.parents[2] if len(fc.parents) > 2 else REPO
+        r = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        commit = r.stdout.strip() or commit
+        if r.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True).stdout.strip()
+            if dirty:
+                commit += " (with uncommitted changes)"
+
+    resolutions = sorted({res for res, _ in CELLS}, key=lambda r: RESOLUTIONS[r][0])
+    if "720p" not in resolutions:
+        resolutions.insert(0, "720p")
+    frames = {res: render_frames(res) for res in resolutions}
+    run_id = dt.datetime.now().strftime("run-%Y%m%d-%H%M%S") + ("-quick" if QUICK else "")
+    run = {"run_id": run_id, "quick": QUICK, "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+           "machine": machine_info(), "framecast": str(fc), "framecast_commit": commit,
+           "warmup": WARMUP, "window": WINDOW, "spread": SPREAD, "slow_seconds": SLOW_SECONDS, "contenders": CONTENDERS,
+           "frames": {r: frame_stats(frames[r]) for r in resolutions},
+           "cells": [], "slow": [], "notes": notes}
+    RESULTS.mkdir(exist_ok=True)
+    out_json = RESULTS / f"{run_id}.json"
+
+    failed: dict[tuple[str, str], int] = {}  # (contender, res) -> clients at the clear failure
+    for i, (res, clients) in enumerate(CELLS):
+        order = contenders[i % len(contenders):] + contenders[:i % len(contenders)]
+        cell_results = {}
+        for name in order:
+            if (name, res) in failed:
+                cell = {"contender": name, "res": res, "clients": clients,
+                        "status": f"did not keep up (skipped after {failed[(name, res)]} clients)"}
+                log(f"[{res} x{clients}] {name}: skipped")
+            else:
+                log(f"[{res} x{clients}] {name} ...")
+                try:
+                    cell = measure_cell(name, res, frames[res], clients, gipy)
+                    cell["kept_up"] = kept_up(cell)
+                    if clear_failure(cell):
+                        failed[(name, res)] = clients
+                    L = cell["load"]
+                    log(f"    fps {L['fps_min']:.1f}/{L['fps_median']:.1f}  {L['MBps']:.1f} MB/s  cpu {cell['server_cpu_pct']:.0f}%  "
+                        f"p99 {L['latency_ms_p99']}  client cpu {L['client_cpu_pct']:.0f}%  other {cell['other_cpu_pct']:.0f}%")
+                except Exception as e:  # noqa: BLE001
+                    cell = {"contender": name, "res": res, "clients": clients, "status": f"failed: {e}"}
+                    failed[(name, res)] = clients
+                    log(f"    {cell['status']}")
+            cell_results[name] = cell
+        floor = cell_results.get("floor")
+        for name in contenders:
+            c = cell_results[name]
+            if floor and "load" in floor and "load" in c and c.get("core_s_per_gb") and floor.get("core_s_per_gb"):
+                c["x_floor"] = c["core_s_per_gb"] / floor["core_s_per_gb"]
+            run["cells"].append(c)
+        out_json.write_text(json.dumps(run, indent=1))
+
+    if os.environ.get("BENCH_SKIP_SLOW", "") in ("", "0"):
+        for name in contenders:
+            log(f"[slow reader, {SLOW_SECONDS:.0f} s] {name} ...")
+            try:
+                s = slow_reader(name, frames["720p"], gipy)
+            except Exception as e:  # noqa: BLE001
+                s = {"contender": name, "error": str(e)}
+            if s.get("slow"):
+                log(f"    slow fps {s['slow']['fps_mean']:.1f} age max {s['slow']['latency_ms_max']}  "
+                    f"fast fps {s.get('fast', {}).get('fps_min')}/{s.get('fast', {}).get('fps_median')}")
+            run["slow"].append(s)
+            out_json.write_text(json.dumps(run, indent=1))
+
+    if QUICK or os.environ.get("BENCH_CLIENTS") or os.environ.get("BENCH_CONTENDERS"):
+        report = Path(os.environ.get("BENCH_REPORT", RESULTS / "BENCHMARKS-quick.md"))
+        png = report.with_name(report.stem + "-cpu.png")
+    else:
+        report = Path(os.environ.get("BENCH_REPORT", BENCH / "BENCHMARKS.md"))
+        png = report.with_name("benchmarks-cpu.png")
+    plot(run["cells"], png)
+    write_report(run, report, png)
+    out_json.write_text(json.dumps(run, indent=1))
+    log(f"wrote {report}, {png} and {out_json}")
+
+
+def regenerate(json_path: str, report: str | None):
+    """`run_bench.py --report results/RUN.json [OUT.md]`: rewrites a report from a run's raw results."""
+    run = json.loads(Path(json_path).read_text())
+    out = Path(report) if report else (RESULTS / "BENCHMARKS-quick.md" if run["quick"] else BENCH / "BENCHMARKS.md")
+    png = out.with_name(out.stem + "-cpu.png") if run["quick"] else out.with_name("benchmarks-cpu.png")
+    plot(run["cells"], png, run.get("contenders"))
+    write_report(run, out, png)
+    log(f"wrote {out} and {png}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--report":
+        regenerate(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    else:
+        main()
