@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Extra arguments for `make run`, e.g. make run ARGS="--pipeline-file pipelines/camera.pipeline"
 ARGS ?=
 
-.PHONY: all deps build release run test check clean
+.PHONY: all deps build release run test browser-test check bench bench-quick clean
 
 all: build
 
@@ -20,10 +20,24 @@ release: deps
 run: release
 	.build/release/framecast $(ARGS)
 
-# Every test: real GStreamer pipelines and real HTTP clients on loopback.
+# Every test: real GStreamer pipelines and real HTTP clients on loopback, then the page in a
+# real headless Chromium against a real server.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	Tests/Browser/run.sh
+
+browser-test: deps
+	$(SWIFT) build --product framecast
+	Tests/Browser/run.sh
+
+# Framecast against the Flask recipe, a GStreamer-only server and a C floor, side by side
+# (about 15 minutes; writes bench/BENCHMARKS.md). bench-quick is a 4-minute smoke run.
+bench: release
+	$(MAKE) -C bench FRAMECAST=$(CURDIR)/.build/release/framecast
+
+bench-quick: release
+	BENCH_QUICK=1 $(MAKE) -C bench FRAMECAST=$(CURDIR)/.build/release/framecast
 
 # Validates every shipped pipeline file.
 check: build
