@@ -55,9 +55,28 @@ public final class FrameHub: Sendable {
         state.withLock { $0.latest = nil }
     }
 
+    /// A subscription that its owner can also end from outside the consuming task (at shutdown).
+    public struct Subscription: Sendable {
+        public let frames: AsyncStream<Frame>
+        fileprivate let continuation: AsyncStream<Frame>.Continuation
+
+        /// Ends the frames: the consumer's loop finishes after the frame it holds.
+        public func end() { continuation.finish() }
+    }
+
+    /// Like `subscribe`, with a handle to end it.
+    public func open(includingLatest: Bool = true) -> Subscription {
+        let (stream, continuation) = subscribeReturningContinuation(includingLatest: includingLatest)
+        return Subscription(frames: stream, continuation: continuation)
+    }
+
     /// A stream of frames from now on, starting with the newest one when `includingLatest`.
     /// Ends when the consuming task is cancelled or the hub finishes.
     public func subscribe(includingLatest: Bool = true) -> AsyncStream<Frame> {
+        subscribeReturningContinuation(includingLatest: includingLatest).0
+    }
+
+    private func subscribeReturningContinuation(includingLatest: Bool) -> (AsyncStream<Frame>, AsyncStream<Frame>.Continuation) {
         let (stream, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let (id, latest, accepted) = state.withLock { state -> (UInt64, Frame?, Bool) in
             guard !state.finished else { return (0, nil, false) }
@@ -68,13 +87,13 @@ public final class FrameHub: Sendable {
         }
         guard accepted else {
             continuation.finish()
-            return stream
+            return (stream, continuation)
         }
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
         }
         if includingLatest, let latest { continuation.yield(latest) }
-        return stream
+        return (stream, continuation)
     }
 
     /// Ends every subscription (shutdown). Later subscriptions end at once.

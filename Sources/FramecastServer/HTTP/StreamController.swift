@@ -50,7 +50,7 @@ struct StreamController<Context: RequestContext> {
                 lease.release()
                 ticket.release()
             }
-            let frames = supervisor.hub.subscribe()
+            let subscription = supervisor.hub.open()
             var limit = ClientRateLimit(fps: fps)
             var lastSequence: UInt64 = 0
             // Cancelled as soon as the client closes its side, so a departed client is removed at
@@ -59,23 +59,30 @@ struct StreamController<Context: RequestContext> {
                 let opening = framer.opening(framing)
                 try await writer.write(opening)
                 metrics.bytesSent.increment(by: opening.readableBytes)
-                for await frame in frames.cancelOnGracefulShutdown() {
-                    guard limit.admit() else { continue }
-                    let part = frame.part(for: framing)
-                    try await writer.write(part)
-                    // Returns only once the connection has room again (an empty write frames no
-                    // chunk, but waits for writability like any other): the next frame is taken
-                    // from the hub after the previous one has nearly left, so a slow client gets
-                    // the newest frame, not one that waited behind the previous.
-                    try await writer.write(Self.drained)
-                    metrics.framesSent.increment()
-                    metrics.bytesSent.increment(by: part.readableBytes)
-                    if !frame.isPlaceholder, frame.sequence != lastSequence {
-                        // Repeats of an old frame would only measure how long the scene was still.
-                        lastSequence = frame.sequence
-                        let microseconds = WallClock.now().microseconds - frame.capturedAt.microseconds
-                        metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
+                // At shutdown the subscription ends and the loop with it. (A handler registered once
+                // per client, not `cancelOnGracefulShutdown()`, which merges two sequences and
+                // costs a task hop on every frame.)
+                try await withGracefulShutdownHandler {
+                    for await frame in subscription.frames {
+                        guard limit.admit() else { continue }
+                        let part = frame.part(for: framing)
+                        try await writer.write(part)
+                        // Returns only once the connection has room again (an empty write frames no
+                        // chunk, but waits for writability like any other): the next frame is taken
+                        // from the hub after the previous one has nearly left, so a slow client gets
+                        // the newest frame, not one that waited behind the previous.
+                        try await writer.write(Self.drained)
+                        metrics.framesSent.increment()
+                        metrics.bytesSent.increment(by: part.readableBytes)
+                        if !frame.isPlaceholder, frame.sequence != lastSequence {
+                            // Repeats of an old frame would only measure how long the scene was still.
+                            lastSequence = frame.sequence
+                            let microseconds = WallClock.now().microseconds - frame.capturedAt.microseconds
+                            metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
+                        }
                     }
+                } onGracefulShutdown: {
+                    subscription.end()
                 }
             }
             // The frames ended without the client leaving: the server is shutting down.
