@@ -290,7 +290,7 @@ def server_command(name: str, frames: Path, port: int, gipy: str | None) -> list
         if not fc:
             return None
         pipeline = f"imagesequencesrc location={loop} framerate={FPS}/1 ! jpegparse ! clocksync ! appsink name=sink"
-        return [str(fc), "--pipeline", pipeline, "--port", str(port), "--always-on", "--log-level", "warning"]
+        return [str(fc), "--pipeline", pipeline, "--port", str(port), "--always-on", "--max-clients", "4096", "--log-level", "warning"]
     if name == "floor":
         return [str(BIN / "floor"), "--dir", str(frames), "--port", str(port), "--fps", str(FPS)]
     if name == "flask":

@@ -1,59 +1,50 @@
 import NIOCore
 
-/// `--client-timeout`: closes a connection whose pending write has not completed for `timeout`,
-/// i.e. a client that accepted no bytes for that long. Sits next to the socket, so it sees every
-/// write of an HTTP stream and of a WebSocket alike; a connection with nothing to write is never
-/// closed by it.
-final class StalledWriteHandler: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = NIOAny
-    typealias OutboundOut = NIOAny
+/// `--client-timeout`: closes a connection that has stayed unwritable (its client accepts no bytes,
+/// so everything queued for it is stuck) for `timeout`. Follows the channel's writability, not each
+/// write, so it costs nothing per frame; a connection with nothing to write stays writable and is
+/// never closed by it. A slow client drains now and then and turns writable again.
+final class StalledWriteHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
 
     private let timeout: TimeAmount
-    private var pending = 0
-    /// When the oldest write still pending was queued, or the last completion since then.
-    private var lastProgress = NIODeadline.now()
-    private var check: Scheduled<Void>?
+    private var unwritableSince: NIODeadline?
+    private var check: RepeatedTask?
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let promise = promise ?? context.eventLoop.makePromise()
-        if pending == 0 { lastProgress = .now() }
-        pending += 1
+    func handlerAdded(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        promise.futureResult.whenComplete { _ in
+        // A few checks per timeout: the connection is closed between 1 and 1.25 timeouts in.
+        let period = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
+        check = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
             let (handler, context) = loopBound.value
-            handler.pending -= 1
-            handler.lastProgress = .now()
-            if handler.pending == 0 { handler.cancelCheck() } else { handler.scheduleCheck(context) }
-        }
-        scheduleCheck(context)
-        context.write(data, promise: promise)
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        cancelCheck()
-    }
-
-    private func scheduleCheck(_ context: ChannelHandlerContext) {
-        guard check == nil else { return }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        check = context.eventLoop.scheduleTask(deadline: lastProgress + timeout) {
-            let (handler, context) = loopBound.value
-            handler.check = nil
-            guard handler.pending > 0 else { return }
-            if NIODeadline.now() >= handler.lastProgress + handler.timeout {
+            if let since = handler.unwritableSince, NIODeadline.now() - since >= handler.timeout {
+                handler.unwritableSince = nil
                 context.close(promise: nil)
-            } else {
-                handler.scheduleCheck(context)
             }
         }
     }
 
-    private func cancelCheck() {
+    func handlerRemoved(context: ChannelHandlerContext) {
         check?.cancel()
         check = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            unwritableSince = nil
+        } else if unwritableSince == nil {
+            unwritableSince = .now()
+        }
+        context.fireChannelWritabilityChanged()
     }
 }
