@@ -22,8 +22,9 @@ struct ClientRateLimit {
         return .success(fps)
     }
 
-    mutating func admit(now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Bool {
-        guard let interval else { return true }
+    mutating func admit() -> Bool {
+        guard let interval else { return true }  // uncapped: no clock read on the per-frame path
+        let now = DispatchTime.now().uptimeNanoseconds
         guard now + interval / 2 >= nextDue else { return false }
         // Behind by more than a slot (a pause, a slow write): restart the schedule from now.
         nextDue = nextDue + interval < now ? now + interval : nextDue + interval

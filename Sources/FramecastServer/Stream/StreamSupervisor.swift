@@ -199,13 +199,13 @@ public final class StreamSupervisor: Service, Sendable {
     /// when nobody watches.
     private func reconcile() {
         enum Action { case none, start, scheduleIdleStop(UInt64) }
-        let (action, needsRepeatTimer) = core.withLock { core -> (Action, Bool) in
+        let (action, startTicking) = core.withLock { core -> (Action, Bool) in
             guard !core.shutDown else { return (.none, false) }
             let wanted = core.clients > 0 || settings.alwaysOn
-            var needsRepeatTimer = false
+            var startTicking = false
             if wanted, !core.ticking {
                 core.ticking = true
-                needsRepeatTimer = true
+                startTicking = true
             }
             if wanted {
                 if core.idleStopPending {
@@ -217,18 +217,18 @@ public final class StreamSupervisor: Service, Sendable {
                         core.restarts += 1
                         metrics.restarts.increment()
                     }
-                    return (.start, needsRepeatTimer)
+                    return (.start, startTicking)
                 }
-                return (.none, needsRepeatTimer)
+                return (.none, startTicking)
             }
             if core.state != .idle, !core.idleStopPending {
                 core.idleStopPending = true
                 core.idleToken += 1
-                return (.scheduleIdleStop(core.idleToken), needsRepeatTimer)
+                return (.scheduleIdleStop(core.idleToken), startTicking)
             }
-            return (.none, needsRepeatTimer)
+            return (.none, startTicking)
         }
-        if needsRepeatTimer { scheduleTick(after: settings.repeatInterval) }
+        if startTicking { scheduleTick(after: settings.repeatInterval) }
         switch action {
         case .none:
             break
