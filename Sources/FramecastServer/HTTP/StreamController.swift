@@ -5,6 +5,10 @@ import HTTPTypes
 import NIOCore
 import ServiceLifecycle
 
+/// Written after each part to wait for the connection to drain; one shared value, so the per-frame
+/// path allocates nothing for it.
+private let emptyBuffer = ByteBuffer()
+
 /// `GET /stream` (the first stream) and `GET /stream/NAME`: live multipart streams.
 struct StreamController<Context: RequestContext> {
     let catalog: StreamCatalog
@@ -20,7 +24,7 @@ struct StreamController<Context: RequestContext> {
     }
 
     private static var accelBuffering: HTTPField.Name { HTTPField.Name("X-Accel-Buffering")! }
-    private static var drained: ByteBuffer { ByteBuffer() }
+    private static var drained: ByteBuffer { emptyBuffer }
 
     func stream(_ request: Request, _ supervisor: StreamSupervisor) -> Response {
         let requested = request.uri.queryParameters["framing"].map(String.init)
