@@ -64,7 +64,7 @@ public func buildApplication(
     let server = HTTPServerBuilder { responder in
         TunedChildChannel(
             base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
-            unsentLowWatermark: 16 * 1024,
+            unsentLowWatermark: 8 * 1024,
             clientTimeout: configuration.clientTimeout,
             headerTimeout: configuration.headerTimeout)
     }

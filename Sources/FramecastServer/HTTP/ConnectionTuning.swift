@@ -26,7 +26,7 @@ struct TunedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
         let notSentLowWatermark = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: 25))  // TCP_NOTSENT_LOWAT
         return channel.setOption(notSentLowWatermark, value: SocketOptionValue(unsentLowWatermark))
             .flatMap {
-                channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 16 * 1024, high: 32 * 1024))
+                channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 8 * 1024, high: 16 * 1024))
             }
             .flatMapErrorThrowing { error in
                 // Not fatal: some platforms lack the option; the server still works, with deeper queues.

@@ -326,7 +326,22 @@ public final class StreamSupervisor: Service, Sendable {
             logger.info("pipeline stopped after a failure; it starts again with the next client")
         case .restart(let delay, let token):
             logger.info("restarting pipeline", metadata: ["in_seconds": .stringConvertible(delay)])
+            // Viewers see at once that the camera is gone, then once a second until it returns.
+            showPlaceholderNow()
             queue.asyncAfter(deadline: .now() + delay) { self.restart(token: token) }
+        }
+    }
+
+    /// Publishes the placeholder now (the stream just went down) if anyone watches.
+    private func showPlaceholderNow() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let picture = core.withLock { core -> (width: Int, height: Int, at: WallClock.Instant?)? in
+            guard core.clients > 0, !core.shutDown else { return nil }
+            core.lastDelivery = now
+            return (core.lastFrame?.width ?? 640, core.lastFrame?.height ?? 480, core.lastFrame?.at)
+        }
+        if let picture {
+            publishPlaceholder(width: picture.width, height: picture.height, lastFrameAt: picture.at, starting: false)
         }
     }
 
@@ -436,7 +451,13 @@ public final class StreamSupervisor: Service, Sendable {
             framer.makeFrame(
                 jpeg: bytes, width: width, height: height, sequence: 0, capturedAt: WallClock.now(), isPlaceholder: true)
         }
-        hub.publish(frame)
+        // Rendering took a moment: if real frames started meanwhile, the placeholder is stale and
+        // must not replace them. Checked and published under the lock that the frame handler
+        // takes to mark the stream playing, so a real frame is always published after it.
+        core.withLock { core in
+            guard core.state != .playing, !core.shutDown else { return }
+            hub.publish(frame)
+        }
     }
 
     /// "12 s", "3 min 5 s", "2 h 4 min".

@@ -44,7 +44,7 @@ func withHTTPRequest<T: Sendable>(
         // A slow link holds little in flight: small kernel and NIO buffers on the client side, so
         // what the client reads late was queued by the server, not by us.
         bootstrap = bootstrap
-            .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 32 * 1024)
+            .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 16 * 1024)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 1024))
     }
     let channel = try await bootstrap
