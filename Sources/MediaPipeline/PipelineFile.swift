@@ -17,9 +17,6 @@ public enum PipelineFile {
 
     /// Drops lines whose first non-blank character is `#` and joins the rest with spaces.
     public static func strip(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
-            .joined(separator: " ")
+        PipelineTemplate.significantLines(text).map(\.line).joined(separator: " ")
     }
 }

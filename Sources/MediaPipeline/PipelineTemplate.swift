@@ -13,14 +13,20 @@ public enum PipelineTemplate {
     /// - Returns: the description with comment lines removed, lines joined, variables replaced.
     public static func expand(_ text: String, source: String, stream: String, variables: PipelineVariables) throws(PipelineError) -> String {
         var lines: [String] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingWhitespace()
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            lines.append(try expandLine(line, source: source, line: index + 1, stream: stream, variables: variables))
+        for (number, line) in significantLines(text) {
+            lines.append(try expandLine(line, source: source, line: number, stream: stream, variables: variables))
         }
         let description = lines.joined(separator: " ")
         guard !description.isEmpty else { throw .empty }
         return description
+    }
+
+    /// The lines that are not blank or `#` comments, trimmed, with their 1-based numbers.
+    static func significantLines(_ text: String) -> [(number: Int, line: String)] {
+        text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated().compactMap { index, rawLine in
+            let line = rawLine.trimmingWhitespace()
+            return line.isEmpty || line.hasPrefix("#") ? nil : (index + 1, line)
+        }
     }
 
     private static func expandLine(_ line: String, source: String, line number: Int, stream: String, variables: PipelineVariables) throws(PipelineError) -> String {
