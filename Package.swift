@@ -44,10 +44,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // memfd_create, which Swift's Glibc module does not import: frames for sendfile(2).
+        .target(name: "CMemoryFile"),
         .target(
             name: "FramecastServer",
             dependencies: [
                 "MediaPipeline",
+                "CMemoryFile",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -25,9 +25,9 @@ public func buildApplication(
     let catalog = StreamCatalog(supervisors)
     let budget = ClientBudget(limit: configuration.maxClients)
 
-    let router = Router(context: BasicRequestContext.self)
-    let streams = StreamController<BasicRequestContext>(catalog: catalog, budget: budget)
-    let snapshots = SnapshotController<BasicRequestContext>(catalog: catalog)
+    let router = Router(context: FramecastRequestContext.self)
+    let streams = StreamController<FramecastRequestContext>(catalog: catalog, budget: budget)
+    let snapshots = SnapshotController<FramecastRequestContext>(catalog: catalog)
     // Order matters: middleware wraps only what is added after it.
     if let origin = configuration.allowOrigin {
         router.middlewares.add(CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType], allowMethods: [.get, .head]))

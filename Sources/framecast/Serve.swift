@@ -39,6 +39,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-clients"), help: "Streaming clients (streams and WebSockets) served at once; past it, 503.")
     var maxClients = 256
 
+    @Flag(name: .customLong("no-sendfile"), help: "Write frames to stream clients from memory instead of sending them from a memory file with sendfile(2).")
+    var noSendfile = false
+
     @Option(name: .customLong("header-timeout"), help: "Seconds a connection may take to send its request headers, or stay idle between requests.")
     var headerTimeout: Double = 10
 
@@ -109,6 +112,7 @@ struct Serve: AsyncParsableCommand {
         configuration.stream.alwaysOn = alwaysOn
         configuration.stream.warmupFrames = warmupFrames
         configuration.stream.frameTimeout = frameTimeout
+        configuration.stream.sendfile = !noSendfile
         configuration.clientTimeout = clientTimeout
         configuration.maxClients = maxClients
         configuration.headerTimeout = headerTimeout

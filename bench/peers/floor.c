@@ -7,7 +7,10 @@
  * line), and writes that prebuilt part to each client with one send(MSG_NOSIGNAL). A client whose
  * previous part is not fully sent yet skips the frame (its remainder goes out on EPOLLOUT).
  *
- *   floor --dir bench/frames-720 --port 8090 [--fps 30] [--sndbuf BYTES] [--notsent-lowat BYTES]
+ *   floor --dir bench/frames-720 --port 8090 [--fps 30] [--sndbuf BYTES] [--notsent-lowat BYTES] [--sendfile]
+ *
+ * --sendfile writes each part once into a memory file (memfd) and sends it with sendfile(2):
+ * the zero-copy variant of the floor.
  *
  * --sndbuf / --notsent-lowat bound what the kernel holds per client (experiments on slow readers;
  * the bench runs the floor without them).
@@ -24,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -33,6 +38,7 @@
 
 struct part { /* refcounted prebuilt chunk */
     int refs;
+    int memfd;           /* --sendfile: the same bytes in a memory file, else -1 */
     size_t len;
     unsigned char data[];
 };
@@ -52,7 +58,10 @@ static struct part *current;
 static int epfd;
 
 static void part_release(struct part *p) {
-    if (p && --p->refs == 0) free(p);
+    if (p && --p->refs == 0) {
+        if (p->memfd >= 0) close(p->memfd);
+        free(p);
+    }
 }
 
 static unsigned char *read_file(const char *path, size_t *len) {
@@ -83,7 +92,13 @@ static void set_out(struct conn *c, int on) {
 /* Writes what is pending; returns -1 when the client is gone. */
 static int flush(struct conn *c) {
     while (c->pending) {
-        ssize_t w = send(c->fd, c->pending->data + c->off, c->pending->len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w;
+        if (c->pending->memfd >= 0) {
+            off_t at = (off_t)c->off;
+            w = sendfile(c->fd, c->pending->memfd, &at, c->pending->len - c->off);
+        } else {
+            w = send(c->fd, c->pending->data + c->off, c->pending->len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) { set_out(c, 1); return 0; }
             if (errno == EINTR) continue;
@@ -121,14 +136,16 @@ int main(int argc, char **argv) {
     const char *dir = "frames-720";
     int port = 8090;
     double fps = 30;
-    int sndbuf = 0, lowat = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    int sndbuf = 0, lowat = 0, use_sendfile = 0;
+    for (int i = 1; i < argc; i += 2) {
+        if (!strcmp(argv[i], "--sendfile")) { use_sendfile = 1; i--; continue; }
+        if (i + 1 >= argc) break;
         if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fps")) fps = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--sndbuf")) sndbuf = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--notsent-lowat")) lowat = atoi(argv[i + 1]);
-        else { fprintf(stderr, "usage: floor --dir DIR --port PORT [--fps 30] [--sndbuf BYTES] [--notsent-lowat BYTES]\n"); return 2; }
+        else { fprintf(stderr, "usage: floor --dir DIR --port PORT [--fps 30] [--sndbuf BYTES] [--notsent-lowat BYTES] [--sendfile]\n"); return 2; }
     }
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
@@ -223,6 +240,11 @@ int main(int argc, char **argv) {
                 memcpy(w, frames[next], flen[next]); w += flen[next];
                 memcpy(w, tail, sizeof tail - 1); w += sizeof tail - 1;
                 memcpy(w, "\r\n", 2);
+                p->memfd = -1;
+                if (use_sendfile) {
+                    p->memfd = memfd_create("floor-part", MFD_CLOEXEC);
+                    if (p->memfd < 0 || write(p->memfd, p->data, p->len) != (ssize_t)p->len) { perror("floor: memfd"); return 1; }
+                }
                 part_release(current);
                 current = p;
                 next = (next + 1) % nframes;

@@ -6,7 +6,8 @@ public import NIOCore
 /// where the tag (stream name, capture time, JPEG length) ends the WebSocket message. The views
 /// below are slices of that one storage (no copies): a length-framing client writes
 /// `lengthFramed`, an early-framing client writes `earlyFramed`, a WebSocket client sends
-/// `webSocketMessage`, a snapshot is `jpeg`.
+/// `webSocketMessage`, a snapshot is `jpeg`. HTTP stream clients are sent `wire`: the same parts
+/// as HTTP chunks, built once here for every client.
 /// Fields are `let`: mutating a slice would copy the whole JPEG.
 public struct Frame: Sendable {
     /// Increases by one per frame published (repeats keep their number).
@@ -26,10 +27,13 @@ public struct Frame: Sendable {
     /// The JPEG first, the tag last: `[JPEG][…][name][u8 name length][f64 capture time][u32 JPEG length]`
     /// (big-endian; read from the end).
     public let webSocketMessage: ByteBuffer
+    /// Both parts as HTTP chunks, in a buffer and a memory file: what HTTP stream clients are sent.
+    public let wire: WireParts
 
     init(
         sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, isPlaceholder: Bool, storage: ByteBuffer,
-        headerLength: Int, jpegLength: Int, boundaryLineLength: Int, trailerLength: Int
+        headerLength: Int, jpegLength: Int, boundaryLineLength: Int, trailerLength: Int, useMemoryFile: Bool,
+        allocator: ByteBufferAllocator
     ) {
         self.sequence = sequence
         self.capturedAt = capturedAt
@@ -41,6 +45,7 @@ public struct Frame: Sendable {
         self.lengthFramed = storage.getSlice(at: base, length: headerLength + jpegLength + boundaryLineLength)!
         self.earlyFramed = storage.getSlice(at: base + headerLength, length: jpegLength + trailerLength)!
         self.webSocketMessage = storage.getSlice(at: base + headerLength, length: storage.readableBytes - headerLength)!
+        self.wire = WireParts(length: lengthFramed, early: earlyFramed, useMemoryFile: useMemoryFile, allocator: allocator)
     }
 
     /// The bytes a client of this framing is sent for this frame.

@@ -1,14 +1,27 @@
 import Synchronization
 
+/// Receives every frame a hub publishes, on the publishing thread: the HTTP stream fan-out,
+/// which hands the frame to its event loops and returns at once.
+public protocol FrameSink: AnyObject, Sendable {
+    /// Called outside the hub's lock, on GStreamer's streaming thread or the stream's queue: must
+    /// not block.
+    func receive(_ frame: Frame)
+    /// The hub finished (shutdown): end every client.
+    func hubFinished()
+}
+
 /// Hands each published frame to every subscriber without waiting for any of them.
 ///
-/// A subscriber is an `AsyncStream` that buffers only the newest frame: a client that is still
-/// writing the previous frame finds just the latest one waiting when it comes back, so a slow
-/// client skips frames, never slows the others, and never holds more than one frame in waiting.
+/// Two kinds of subscriber: sinks (the HTTP stream fan-out, one per stream, which writes the
+/// frame to its connections from their event loops), and `AsyncStream`s that buffer only the
+/// newest frame (WebSocket sessions): a consumer still busy with the previous frame finds just the
+/// latest one waiting when it comes back, so a slow client skips frames, never slows the others,
+/// and never holds more than one frame in waiting.
 /// `publish` is synchronous because its caller is GStreamer's streaming thread.
 public final class FrameHub: Sendable {
     private struct State {
         var latest: Frame?
+        var sinks: [any FrameSink] = []
         var subscribers: [UInt64: AsyncStream<Frame>.Continuation] = [:]
         var nextSubscriberID: UInt64 = 0
         var finished = false
@@ -27,11 +40,12 @@ public final class FrameHub: Sendable {
     /// had not taken the previous frame yet (it was replaced: they skip it).
     @discardableResult
     public func publish(_ frame: Frame) -> Int {
-        let targets = state.withLock { state -> [AsyncStream<Frame>.Continuation] in
-            guard !state.finished else { return [] }
+        let (targets, sinks) = state.withLock { state -> ([AsyncStream<Frame>.Continuation], [any FrameSink]) in
+            guard !state.finished else { return ([], []) }
             state.latest = frame
-            return Array(state.subscribers.values)
+            return (Array(state.subscribers.values), state.sinks)
         }
+        for sink in sinks { sink.receive(frame) }
         // Yield outside the lock: a yield may resume a waiting task.
         var skipped = 0
         for continuation in targets {
@@ -43,16 +57,27 @@ public final class FrameHub: Sendable {
     /// Sends the newest frame again to every subscriber (still scenes must keep painting and
     /// connections through proxies must keep moving).
     public func repeatLatest() {
-        let (frame, targets) = state.withLock { state in
-            (state.latest, state.finished ? [] : Array(state.subscribers.values))
+        let (frame, targets, sinks) = state.withLock { state in
+            (state.latest, state.finished ? [] : Array(state.subscribers.values), state.finished ? [] : state.sinks)
         }
         guard let frame else { return }
+        for sink in sinks { sink.receive(frame) }
         for continuation in targets { continuation.yield(frame) }
     }
 
     /// Forgets the newest frame (the pipeline stopped: it would be stale for the next client).
     public func clearLatest() {
         state.withLock { $0.latest = nil }
+    }
+
+    /// Adds a sink for every frame from now on. A sink added after `finish` is finished at once.
+    public func attach(_ sink: any FrameSink) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.finished else { return false }
+            state.sinks.append(sink)
+            return true
+        }
+        if !accepted { sink.hubFinished() }
     }
 
     /// A subscription that its owner can also end from outside the consuming task (at shutdown).
@@ -98,13 +123,15 @@ public final class FrameHub: Sendable {
 
     /// Ends every subscription (shutdown). Later subscriptions end at once.
     public func finish() {
-        let targets = state.withLock { state -> [AsyncStream<Frame>.Continuation] in
+        let (targets, sinks) = state.withLock { state -> ([AsyncStream<Frame>.Continuation], [any FrameSink]) in
             state.finished = true
             let all = Array(state.subscribers.values)
             state.subscribers.removeAll()
-            return all
+            defer { state.sinks.removeAll() }
+            return (all, state.sinks)
         }
         // finish() runs onTermination synchronously, which takes the lock: never under it.
         for continuation in targets { continuation.finish() }
+        for sink in sinks { sink.hubFinished() }
     }
 }

@@ -27,9 +27,12 @@ public struct MultipartFramer: Sendable {
     private let partHeaderBlock: [UInt8]  // "Content-Type: image/jpeg\r\n\r\n"
     private let streamTag: [UInt8]  // name, then its length
     private let allocator = ByteBufferAllocator()
+    /// Frames also go into a memory file for `sendfile(2)` (see `WireParts`).
+    public let sendfile: Bool
 
     /// `streamName` tags each frame's WebSocket message (at most 255 bytes of it are kept).
-    public init(boundary: String = "framecast", streamName: String = "") {
+    public init(boundary: String = "framecast", streamName: String = "", sendfile: Bool = true) {
+        self.sendfile = sendfile
         self.boundary = boundary
         self.boundaryLine = Array("\r\n--\(boundary)\r\n".utf8)
         self.partHeaderBlock = Array("Content-Type: image/jpeg\r\n\r\n".utf8)
@@ -76,6 +79,6 @@ public struct MultipartFramer: Sendable {
         return Frame(
             sequence: sequence, capturedAt: capturedAt, width: width, height: height, isPlaceholder: isPlaceholder, storage: storage,
             headerLength: headerLength, jpegLength: jpeg.count, boundaryLineLength: boundaryLine.count,
-            trailerLength: boundaryLine.count + partHeaderBlock.count)
+            trailerLength: boundaryLine.count + partHeaderBlock.count, useMemoryFile: sendfile, allocator: allocator)
     }
 }

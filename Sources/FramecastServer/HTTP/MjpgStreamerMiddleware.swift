@@ -3,7 +3,7 @@ import Hummingbird
 /// mjpg-streamer's URLs, which OctoPrint, Mainsail, Fluidd, Home Assistant and many scripts are
 /// configured with: `/?action=stream`, `/?action=snapshot`, and `_N` suffixes (`stream_1`) for the
 /// N-th stream in name order, counted from 0 as mjpg-streamer counts its inputs.
-struct MjpgStreamerMiddleware<Context: RequestContext>: RouterMiddleware {
+struct MjpgStreamerMiddleware<Context: ChannelRequestContext>: RouterMiddleware {
     let catalog: StreamCatalog
     let streams: StreamController<Context>
     let snapshots: SnapshotController<Context>
@@ -19,7 +19,7 @@ struct MjpgStreamerMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         let supervisor = catalog.streams[index]
         switch verb {
-        case "stream": return streams.stream(request, supervisor)
+        case "stream": return streams.stream(request, supervisor, context: context)
         case "snapshot": return await snapshots.snapshot(request, supervisor)
         default:
             return JSONError(error: "unknown action '\(action)': use stream, snapshot, stream_N or snapshot_N")

@@ -1,32 +1,41 @@
 import CoreMetrics
-import Dispatch
 import Hummingbird
 import HTTPTypes
 import NIOCore
 import ServiceLifecycle
 
-/// Written after each part to wait for the connection to drain; one shared value, so the per-frame
-/// path allocates nothing for it.
-private let emptyBuffer = ByteBuffer()
-
 /// `GET /stream` (the first stream) and `GET /stream/NAME`: live multipart streams.
-struct StreamController<Context: RequestContext> {
+///
+/// Hummingbird writes the response head and the stream's opening; from then on the stream's
+/// fan-out writes every frame to the connection (see `StreamFanOut`), and the response body only
+/// waits for the client to leave, or for shutdown, when it writes the closing boundary.
+struct StreamController<Context: ChannelRequestContext> {
     let catalog: StreamCatalog
     let budget: ClientBudget
+    private let fanOuts: [ObjectIdentifier: StreamFanOut]
+
+    init(catalog: StreamCatalog, budget: ClientBudget) {
+        self.catalog = catalog
+        self.budget = budget
+        var fanOuts: [ObjectIdentifier: StreamFanOut] = [:]
+        for supervisor in catalog.streams {
+            fanOuts[ObjectIdentifier(supervisor)] = StreamFanOut(hub: supervisor.hub, metrics: supervisor.metrics)
+        }
+        self.fanOuts = fanOuts
+    }
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/stream") { request, _ in stream(request, catalog.first) }
+        router.get("/stream") { request, context in stream(request, catalog.first, context: context) }
         router.get("/stream/:name") { request, context in
             let name = context.parameters.get("name") ?? ""
             guard let supervisor = catalog.named(name) else { return JSONError.unknownStream(name, in: catalog) }
-            return stream(request, supervisor)
+            return stream(request, supervisor, context: context)
         }
     }
 
     private static var accelBuffering: HTTPField.Name { HTTPField.Name("X-Accel-Buffering")! }
-    private static var drained: ByteBuffer { emptyBuffer }
 
-    func stream(_ request: Request, _ supervisor: StreamSupervisor) -> Response {
+    func stream(_ request: Request, _ supervisor: StreamSupervisor, context: Context) -> Response {
         let requested = request.uri.queryParameters["framing"].map(String.init)
         guard let framing = StreamFraming.choose(userAgent: request.headers[.userAgent], requested: requested) else {
             return JSONError(error: "unknown framing '\(requested ?? "")': use framing=length or framing=early")
@@ -40,6 +49,8 @@ struct StreamController<Context: RequestContext> {
         guard let ticket = budget.admit() else {
             return budget.refusal().response(status: .serviceUnavailable, headers: [.retryAfter: "5"])
         }
+        let fanOut = fanOuts[ObjectIdentifier(supervisor)]!
+        let channel = context.channel
         let framer = supervisor.framer
         let metrics = supervisor.metrics
         var headers = HTTPFields()
@@ -48,48 +59,29 @@ struct StreamController<Context: RequestContext> {
         headers[Self.accelBuffering] = "no"
 
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            // Subscribe here, inside the body: a response that is never sent leaves nothing behind.
+            // Leased here, inside the body: a response that is never sent leaves nothing behind.
             let lease = supervisor.acquireClient()
             defer {
                 lease.release()
                 ticket.release()
             }
-            let subscription = supervisor.hub.open()
-            var limit = ClientRateLimit(fps: fps)
-            var lastSequence: UInt64 = 0
-            // Cancelled as soon as the client closes its side, so a departed client is removed at
-            // once even when no frame is being written.
-            try await request.body.consumeWithCancellationOnInboundClose { _ in
-                let opening = framer.opening(framing)
-                try await writer.write(opening)
-                metrics.bytesSent.increment(by: opening.readableBytes)
-                // At shutdown the subscription ends and the loop with it. (A handler registered once
-                // per client, not `cancelOnGracefulShutdown()`, which merges two sequences and
-                // costs a task hop on every frame.)
-                try await withGracefulShutdownHandler {
-                    for await frame in subscription.frames {
-                        guard limit.admit() else { continue }
-                        let part = frame.part(for: framing)
-                        try await writer.write(part)
-                        // Returns only once the connection has room again (an empty write frames no
-                        // chunk, but waits for writability like any other): the next frame is taken
-                        // from the hub after the previous one has nearly left, so a slow client gets
-                        // the newest frame, not one that waited behind the previous.
-                        try await writer.write(Self.drained)
-                        metrics.framesSent.increment()
-                        metrics.bytesSent.increment(by: part.readableBytes)
-                        if !frame.isPlaceholder, frame.sequence != lastSequence {
-                            // Repeats of an old frame would only measure how long the scene was still.
-                            lastSequence = frame.sequence
-                            let microseconds = WallClock.now().microseconds - frame.capturedAt.microseconds
-                            metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
-                        }
-                    }
-                } onGracefulShutdown: {
-                    subscription.end()
+            let opening = framer.opening(framing)
+            try await writer.write(opening)
+            metrics.bytesSent.increment(by: opening.readableBytes)
+            // Attached after the opening was handed to the connection: the fan-out's writes,
+            // issued on the same event loop, follow it.
+            let session = try await fanOut.attach(channel: channel, framing: framing, fps: fps).get()
+            let end = try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await session.ended.get()
+                } onCancel: {
+                    session.stop()
                 }
+            } onGracefulShutdown: {
+                session.stop()
             }
-            // The frames ended without the client leaving: the server is shutting down.
+            // The client left: nothing more can be written.
+            guard end == .stopped else { throw CancellationError() }
             try Task.checkCancellation()
             try await writer.write(framer.closing(framing))
             try await writer.finish(nil)

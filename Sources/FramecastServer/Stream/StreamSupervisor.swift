@@ -64,7 +64,7 @@ public final class StreamSupervisor: Service, Sendable {
         self.metrics = metrics
         self.pipelineDescription = pipeline
         self.settings = settings
-        self.framer = MultipartFramer(streamName: name)
+        self.framer = MultipartFramer(streamName: name, sendfile: settings.sendfile)
         var logger = logger
         logger[metadataKey: "stream"] = .string(name)
         self.logger = logger

@@ -1,0 +1,146 @@
+import CoreMetrics
+import NIOCore
+
+/// One HTTP stream client in its event loop's fan-out: a handler first in the connection's
+/// pipeline, so its writes go straight to the socket as prebuilt HTTP chunks.
+///
+/// At most one frame is written at a time and at most one waits: the newest. A write completes
+/// when its last byte is in the kernel, and `TCP_NOTSENT_LOWAT` keeps the kernel from taking much
+/// more than the client reads (see `TunedChildChannel`), so the next frame sent is always the
+/// newest one, not one queued seconds ago. Used only on the connection's event loop.
+final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let framing: StreamFraming
+    private var limit: ClientRateLimit
+    private let metrics: StreamMetrics
+    private let ended: EventLoopPromise<FanOutEnd>
+    /// Set by the group that feeds it; the group outlives its connections.
+    weak var group: LoopFanOut?
+    private var context: ChannelHandlerContext?
+    private var active = true
+    private var writing = false
+    /// The memory file of the write in flight, kept open until that write completes.
+    private var fileInFlight: SharedFrameFile?
+    private var waiting: (frame: Frame, file: SharedFrameFile?)?
+    private var lastSequence: UInt64 = 0
+
+    init(framing: StreamFraming, fps: Double?, metrics: StreamMetrics, ended: EventLoopPromise<FanOutEnd>) {
+        self.framing = framing
+        self.limit = ClientRateLimit(fps: fps)
+        self.metrics = metrics
+        self.ended = ended
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if !context.channel.isActive {
+            end(.clientLeft)
+            return
+        }
+        // Keep reading: a departed client is noticed at once (end of input), not at the next
+        // failed write, and nothing it sends piles up anywhere.
+        context.read()
+    }
+
+    /// Bytes after the stream's request mean nothing (the response never ends): dropped here,
+    /// before the HTTP decoder.
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if active { context.read() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent {
+            // The client closed its side: it is gone.
+            end(.clientLeft)
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        end(.clientLeft)
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end(.clientLeft)
+        context.fireChannelInactive()
+    }
+
+    /// Sends `frame` now if the connection is idle, else keeps it as the one waiting. Returns
+    /// true when it replaced a frame that was waiting (that frame is skipped).
+    func offer(_ frame: Frame, file: SharedFrameFile?) -> Bool {
+        guard active else { return false }
+        if writing {
+            let replaced = waiting != nil
+            waiting = (frame, file)
+            return replaced
+        }
+        // `?fps=`: a frame not admitted is not sent to this client at all.
+        guard limit.admit() else { return false }
+        send(frame, file: file)
+        return false
+    }
+
+    /// Ends the client's frames from the server's side (shutdown); what is in flight still goes.
+    func stop() {
+        end(.stopped)
+    }
+
+    private func send(_ frame: Frame, file: SharedFrameFile?) {
+        guard let context else { return }
+        let chunk = frame.wire.chunk(for: framing)
+        let data: IOData =
+            if let file {
+                .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: chunk.range.lowerBound, endIndex: chunk.range.upperBound))
+            } else {
+                .byteBuffer(chunk.bytes)
+            }
+        writing = true
+        fileInFlight = file
+        let byteCount = chunk.range.count
+        // What the delivery metric needs, not the frame: a finished write lets the frame go.
+        let sequence = frame.sequence
+        let capturedAt = frame.capturedAt
+        let measured = !frame.isPlaceholder && frame.sequence != lastSequence
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { result in
+            self.written(result, bytes: byteCount, sequence: sequence, capturedAt: capturedAt, measured: measured)
+        }
+        context.writeAndFlush(NIOAny(data), promise: promise)
+    }
+
+    private func written(_ result: Result<Void, any Error>, bytes: Int, sequence: UInt64, capturedAt: WallClock.Instant, measured: Bool) {
+        writing = false
+        fileInFlight = nil
+        guard case .success = result else {
+            // The connection failed; it closes and `channelInactive` ends the session.
+            waiting = nil
+            return
+        }
+        metrics.framesSent.increment()
+        metrics.bytesSent.increment(by: bytes)
+        if measured {
+            // Repeats of an old frame would only measure how long the scene was still.
+            lastSequence = sequence
+            let microseconds = WallClock.now().microseconds - capturedAt.microseconds
+            metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
+        }
+        if let next = waiting {
+            waiting = nil
+            _ = offer(next.frame, file: next.file)
+        }
+    }
+
+    private func end(_ reason: FanOutEnd) {
+        guard active else { return }
+        active = false
+        waiting = nil
+        group?.remove(self)
+        group = nil
+        ended.succeed(reason)
+    }
+}

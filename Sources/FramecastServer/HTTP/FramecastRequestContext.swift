@@ -1,0 +1,19 @@
+public import Hummingbird
+public import NIOCore
+
+/// A request context that knows its connection: stream responses hand the channel to their
+/// stream's fan-out, which writes frames to it directly.
+public protocol ChannelRequestContext: RequestContext {
+    var channel: any Channel { get }
+}
+
+/// The context of every plain HTTP route: Hummingbird's core storage and the connection.
+public struct FramecastRequestContext: ChannelRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        channel = source.channel
+    }
+}
