@@ -77,6 +77,51 @@ import Testing
         _ = stalled
     }
 
+    /// Memory files are per frame, not per client: twenty viewers share each frame's file (and
+    /// `--no-sendfile` makes none).
+    @Test(arguments: [true, false])
+    func memoryFilesArePerFrameNotPerClient(sendfile: Bool) async throws {
+        let server = try await FramecastProcess.serve(
+            ["--pipeline", TestPipelines.pattern(width: 320, height: 240), "--always-on"] + (sendfile ? [] : ["--no-sendfile"]))
+        defer { server.terminate() }
+        let pid = server.process.processIdentifier
+        @Sendable func memoryFiles() -> Int {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            return entries.filter { entry in
+                ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)")) ?? "").contains("memfd:framecast-frame")
+            }.count
+        }
+        try await withDeadline(60, "twenty viewers") {
+            let most = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        try await server.server.stream { reader, parts in
+                            for _ in 0..<45 { _ = try #require(try await parts.next(&reader)) }
+                            return 0
+                        }
+                    }
+                }
+                group.addTask {
+                    var most = 0
+                    for _ in 0..<20 {
+                        most = max(most, memoryFiles())
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    return most
+                }
+                var most = 0
+                for try await value in group { most = max(most, value) }
+                return most
+            }
+            if sendfile {
+                // The newest frame's file, one copy per event loop, and a few frames in flight.
+                #expect(most >= 1 && most <= 12, "\(most) memory files open for 20 viewers")
+            } else {
+                #expect(most == 0)
+            }
+        }
+    }
+
     /// A temporary folder of pipeline files, removed afterwards.
     static func withPipelineFolder<T>(_ files: [String: String], _ body: (String) async throws -> T) async throws -> T {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("framecast-\(UUID().uuidString)")

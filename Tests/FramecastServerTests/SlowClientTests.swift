@@ -7,8 +7,9 @@ import Testing
     /// Noise at 480x270, quality 90: ~100 KB frames at 30 fps, about 3 MB/s.
     static let heavy = "videotestsrc is-live=true pattern=snow ! video/x-raw,width=480,height=270,framerate=30/1 ! jpegenc quality=90 ! appsink name=sink"
 
-    @Test func aClientOnASlowLinkGetsFewerFramesNeverOlderOnes() async throws {
-        try await TestServer.run(pipeline: Self.heavy) { server in
+    @Test(arguments: [true, false])
+    func aClientOnASlowLinkGetsFewerFramesNeverOlderOnes(sendfile: Bool) async throws {
+        try await TestServer.run(pipeline: Self.heavy, configure: { $0.stream.sendfile = sendfile }) { server in
             try await withDeadline(60, "slow and fast clients") {
                 async let slow: (maxAge: Double, frames: Int) = withHTTPRequest(port: server.port, path: "/stream", slowLink: true) { reader in
                     reader.bytesPerSecond = 1_000_000
@@ -30,7 +31,7 @@ import Testing
                 }
                 let (slowResult, fastRate) = try await (slow, fast)
                 #expect(slowResult.maxAge < 0.5, "the slow client saw a frame \(slowResult.maxAge) s old")
-                print("slow link: max frame age \(slowResult.maxAge) s, \(slowResult.frames) frames; fast client \(fastRate) fps")
+                print("slow link (sendfile \(sendfile)): max frame age \(slowResult.maxAge) s, \(slowResult.frames) frames; fast client \(fastRate) fps")
                 #expect(slowResult.frames > 20 && slowResult.frames < 200, "the slow client got \(slowResult.frames) frames in 8 s")
                 #expect(fastRate >= 24, "the fast client got \(fastRate) fps")
             }

@@ -19,10 +19,10 @@ public final class WireParts: Sendable {
     /// The early-framing part as one chunk: a slice of the shared buffer.
     public let earlyChunk: ByteBuffer
     /// Where each chunk lies in `memoryFile`.
-    let lengthRange: Range<Int>
-    let earlyRange: Range<Int>
-    /// A memfd holding the same bytes as the buffer, or nil (copy path).
-    let memoryFile: CInt?
+    public let lengthRange: Range<Int>
+    public let earlyRange: Range<Int>
+    /// A memfd holding the same bytes as the buffer, or nil (copy path). Owned by this object.
+    public let memoryFile: CInt?
 
     init(length: ByteBuffer, early: ByteBuffer, useMemoryFile: Bool, allocator: ByteBufferAllocator) {
         var bytes = allocator.buffer(capacity: length.readableBytes + early.readableBytes + 32)
