@@ -26,7 +26,7 @@ public func buildApplication(
     let budget = ClientBudget(limit: configuration.maxClients)
 
     let router = Router(context: FramecastRequestContext.self)
-    let streams = StreamController<FramecastRequestContext>(catalog: catalog, budget: budget)
+    let streams = StreamController<FramecastRequestContext>(catalog: catalog, budget: budget, clientTimeout: configuration.clientTimeout)
     let snapshots = SnapshotController<FramecastRequestContext>(catalog: catalog)
     // Order matters: middleware wraps only what is added after it.
     if let origin = configuration.allowOrigin {

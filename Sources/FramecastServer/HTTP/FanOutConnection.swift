@@ -24,6 +24,9 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var fileInFlight: SharedFrameFile?
     private var waiting: (frame: Frame, file: SharedFrameFile?)?
     private var lastSequence: UInt64 = 0
+    /// When the write in flight was issued: a client that takes too long to accept one frame
+    /// is gone (see `closeIfStalled`).
+    private var writeIssuedAt: NIODeadline?
 
     init(framing: StreamFraming, fps: Double?, metrics: StreamMetrics, ended: EventLoopPromise<FanOutEnd>) {
         self.framing = framing
@@ -90,6 +93,16 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
         end(.stopped)
     }
 
+    /// `--client-timeout`: closes the connection if one frame has been on its way for `timeout`
+    /// (its client accepts no bytes). The channel's writability cannot tell: the fan-out's
+    /// connections have watermarks high enough never to flip (see `StreamFanOut.attach`).
+    func closeIfStalled(now: NIODeadline, timeout: TimeAmount) {
+        if let writeIssuedAt, now - writeIssuedAt >= timeout {
+            self.writeIssuedAt = nil
+            context?.close(promise: nil)
+        }
+    }
+
     private func send(_ frame: Frame, file: SharedFrameFile?) {
         guard let context else { return }
         let chunk = frame.wire.chunk(for: framing)
@@ -101,6 +114,7 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
             }
         writing = true
         fileInFlight = file
+        writeIssuedAt = .now()
         let byteCount = chunk.range.count
         // What the delivery metric needs, not the frame: a finished write lets the frame go.
         let sequence = frame.sequence
@@ -116,6 +130,7 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     private func written(_ result: Result<Void, any Error>, bytes: Int, sequence: UInt64, capturedAt: WallClock.Instant, measured: Bool) {
         writing = false
         fileInFlight = nil
+        writeIssuedAt = nil
         guard case .success = result else {
             // The connection failed; it closes and `channelInactive` ends the session.
             waiting = nil

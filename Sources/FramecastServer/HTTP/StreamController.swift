@@ -14,12 +14,14 @@ struct StreamController<Context: ChannelRequestContext> {
     let budget: ClientBudget
     private let fanOuts: [ObjectIdentifier: StreamFanOut]
 
-    init(catalog: StreamCatalog, budget: ClientBudget) {
+    /// `clientTimeout`: seconds a client may take to accept one frame before it is dropped.
+    init(catalog: StreamCatalog, budget: ClientBudget, clientTimeout: Double) {
         self.catalog = catalog
         self.budget = budget
         var fanOuts: [ObjectIdentifier: StreamFanOut] = [:]
         for supervisor in catalog.streams {
-            fanOuts[ObjectIdentifier(supervisor)] = StreamFanOut(hub: supervisor.hub, metrics: supervisor.metrics)
+            fanOuts[ObjectIdentifier(supervisor)] = StreamFanOut(
+                hub: supervisor.hub, metrics: supervisor.metrics, clientTimeout: .milliseconds(Int64(clientTimeout * 1000)))
         }
         self.fanOuts = fanOuts
     }
