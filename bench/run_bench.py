@@ -47,7 +47,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080)}
-CONTENDERS = ["framecast", "floor", "flask", "gstreamer"]
+CONTENDERS = ["framecast", "framecast-copy", "floor", "flask", "gstreamer"]
+# The slow-reader run takes a minute per contender: the copy path's freshness is in the test suite.
+SLOW_CONTENDERS = ["framecast", "floor", "flask", "gstreamer"]
 
 if QUICK:
     CELLS = [("720p", n) for n in (1, 50, 200)]
@@ -182,6 +184,28 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / TICKS
 
 
+def pipeline_cpu_seconds(pid: int) -> float:
+    """user+sys of the threads of `pid` that run the frame source: GStreamer names a source's
+    streaming thread after the element (imagesequencesrc0:src → "imagesequencesr"). In the bench
+    pipeline everything per frame (reading, parsing, pacing, and Framecast's appsink callback
+    that lays the frame out) runs on that thread, whatever the client count."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[1].startswith("imagesequence"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
 def tree_rss_mb(pid: int) -> float:
     total = 0
     for p in descendants(pid):
@@ -285,12 +309,13 @@ def framecast_binary() -> Path | None:
 
 def server_command(name: str, frames: Path, port: int, gipy: str | None) -> list[str] | None:
     loop = f"{frames}/loop/%06d.jpg"
-    if name == "framecast":
+    if name in ("framecast", "framecast-copy"):
         fc = framecast_binary()
         if not fc:
             return None
         pipeline = f"imagesequencesrc location={loop} framerate={FPS}/1 ! jpegparse ! clocksync ! appsink name=sink"
-        return [str(fc), "--pipeline", pipeline, "--port", str(port), "--always-on", "--max-clients", "4096", "--log-level", "warning"]
+        copy = ["--no-sendfile"] if name == "framecast-copy" else []
+        return [str(fc), "--pipeline", pipeline, "--port", str(port), "--always-on", "--max-clients", "4096", "--log-level", "warning"] + copy
     if name == "floor":
         return [str(BIN / "floor"), "--dir", str(frames), "--port", str(port), "--fps", str(FPS)]
     if name == "flask":
@@ -401,7 +426,7 @@ def measure_cell(name, res, frames, clients, gipy):
     marks = {}
 
     def on_window(edge):
-        marks[edge] = (time.time(), tree_cpu_seconds(server.proc.pid), machine_busy())
+        marks[edge] = (time.time(), tree_cpu_seconds(server.proc.pid), machine_busy(), pipeline_cpu_seconds(server.proc.pid))
 
     try:
         load = run_load(server.url, clients, WARMUP, WINDOW, on_window=on_window)
@@ -411,7 +436,7 @@ def measure_cell(name, res, frames, clients, gipy):
         server.close()
     if "start" not in marks or "end" not in marks:
         raise RuntimeError("no measurement window")
-    (t0, c0, (b0, a0)), (t1, c1, (b1, a1)) = marks["start"], marks["end"]
+    (t0, c0, (b0, a0), p0), (t1, c1, (b1, a1), p1) = marks["start"], marks["end"]
     wall = t1 - t0
     cpu = c1 - c0
     gb = load["MBps"] * load["window_s"] / 1000
@@ -419,6 +444,7 @@ def measure_cell(name, res, frames, clients, gipy):
     return {
         "contender": name, "res": res, "clients": clients, "server_alive": alive,
         "server_cpu_s": cpu, "server_cpu_pct": 100 * cpu / wall, "wall_s": wall,
+        "pipeline_cpu_pct": 100 * (p1 - p0) / wall if name.startswith("framecast") else None,
         "machine_busy_pct": busy, "busy_before_pct": quiet,
         # CPU (% of one core) used during the window by neither the server nor the load client
         "other_cpu_pct": busy * (os.cpu_count() or 1) - 100 * cpu / wall - load["client_cpu_pct"],
@@ -520,7 +546,7 @@ def plot(cells, path: Path, contenders=None):
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
-    styles = {"framecast": ("tab:red", "o"), "floor": ("tab:green", "s"), "flask": ("tab:blue", "^"), "gstreamer": ("tab:purple", "D")}
+    styles = {"framecast": ("tab:red", "o"), "framecast-copy": ("tab:orange", "v"), "floor": ("tab:green", "s"), "flask": ("tab:blue", "^"), "gstreamer": ("tab:purple", "D")}
     for name in contenders or CONTENDERS:
         pts = sorted((c for c in cells if c["contender"] == name and c["res"] == "720p" and "load" in c), key=lambda c: c["clients"])
         if not pts:
@@ -551,6 +577,55 @@ def plot(cells, path: Path, contenders=None):
     plt.close(fig)
 
 
+def targets_section(run) -> list[str]:
+    """The issue's targets, checked against this run's cells (ratios within a cell only)."""
+    cells = {(c["contender"], c["res"], c["clients"]): c for c in run["cells"] if "load" in c}
+    out = ["## Targets, in this run", ""]
+
+    def cost(name, res, n):
+        c = cells.get((name, res, n))
+        return c["core_s_per_gb"] if c and c.get("core_s_per_gb") and c["kept_up"] else None
+
+    out.append("Framecast's server core-seconds per GB divided by each contender's, in the same cell (n/a: that "
+               "contender did not keep up or did not run). Targets at 400 and 800 clients: ≤ 1.0 × floor, "
+               "≤ 0.5 × GStreamer-only, ≤ 0.1 × Flask.")
+    out.append("")
+    out.append("| res | clients | × floor | × GStreamer-only | × Flask | copy path × floor |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    for res, n in sorted({(c["res"], c["clients"]) for c in run["cells"]}, key=lambda k: (RESOLUTIONS[k[0]][0], k[1])):
+        fc = cost("framecast", res, n)
+        copy = cost("framecast-copy", res, n)
+        floor_c = cells.get(("floor", res, n), {}).get("core_s_per_gb")
+
+        def ratio(other):
+            return f"{fc / other:.2f}" if fc and other else "n/a"
+        out.append(f"| {res} | {n} | {ratio(floor_c)} | {ratio(cost('gstreamer', res, n))} | {ratio(cost('flask', res, n))} | "
+                   f"{f'{copy / floor_c:.2f}' if copy and floor_c else 'n/a'} |")
+    out.append("")
+    big = cells.get(("framecast", "720p", 800))
+    if big:
+        L = big["load"]
+        out.append(f"- 800 clients at 720p30: min {L['fps_min']:.1f} fps (target ≥ 29), latency p99 "
+                   f"{L['latency_ms_p99']:.1f} ms (target < 50).")
+    one, many = cells.get(("framecast", "720p", 1)), big
+    if one and many and one.get("pipeline_cpu_pct") is not None and many.get("pipeline_cpu_pct") is not None:
+        out.append(f"- Pipeline thread (source, parse, pacing, frame layout: one encode-equivalent per frame): "
+                   f"{one['pipeline_cpu_pct']:.1f}% of a core at 1 client, {many['pipeline_cpu_pct']:.1f}% at 800.")
+    if one and many:
+        growth_kb = (many["peak_rss_mb"] - one["peak_rss_mb"]) * 1000 / 799
+        out.append(f"- Resident memory: {one['peak_rss_mb']:.0f} MB at 1 client, {many['peak_rss_mb']:.0f} MB at 800: "
+                   f"{growth_kb:.0f} KB per additional client (target ≤ 64). Frame memory files are shared pages, "
+                   "one set per frame, not per client, and not part of RSS.")
+    for s in run.get("slow", []):
+        if s.get("contender") == "framecast" and s.get("slow") and s.get("fast"):
+            S, F = s["slow"], s["fast"]
+            out.append(f"- Slow reader (1 MB/s for {run.get('slow_seconds', SLOW_SECONDS):.0f} s): frame age max "
+                       f"{S['latency_ms_max']:.0f} ms (target < 500) while {SLOW_FAST_CLIENTS} fast clients got min "
+                       f"{F['fps_min']:.1f} fps.")
+    out.append("")
+    return out
+
+
 def write_report(run, path: Path, png: Path):
     cells = run["cells"]
     lines = []
@@ -578,7 +653,9 @@ def write_report(run, path: Path, png: Path):
     add("- **framecast**: `framecast --pipeline 'imagesequencesrc location=frames-720/loop/%06d.jpg framerate=30/1 ! jpegparse ! "
         "clocksync ! appsink name=sink' --always-on --log-level warning`. GStreamer 1.22's imagesequencesrc has no `loop` "
         "property (it arrived later) and multifilesrc gives untimestamped buffers, so `frames-*/loop/` holds 20 minutes of "
-        "symlinks to the 300 frames.")
+        "symlinks to the 300 frames. Each frame goes to every HTTP client from a memory file with `sendfile(2)`.")
+    add("- **framecast-copy**: the same with `--no-sendfile`: each frame is written to every client from memory "
+        "(the kernel copies it into each socket, as the floor's `send()` does).")
     add("- **floor** (`peers/floor.c`): one thread, epoll, non-blocking sockets; each part (chunk header, part headers with "
         "X-Timestamp, JPEG, boundary) is built once per frame and sent to each client with one `send()`; a client still "
         "writing its previous part skips the frame. Same bytes on the wire as Framecast.")
@@ -599,11 +676,11 @@ def write_report(run, path: Path, png: Path):
         "charged to either process, and anything else running). Before each cell the runner waits for the machine to go "
         "quiet (under 20% busy). *kept up* = median fps ≥ 28.5, min fps ≥ 25.5 and every client got frames.")
     add("")
-    add("| res | clients | contender | kept up | fps min / med | MB/s | latency p50 / p99 / max ms | TTFF med / max ms | gap ms | CPU % | core-s/GB | x floor | RSS MB | client CPU % | other CPU % | bad JPEG |")
-    add("|---|---:|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    add("| res | clients | contender | kept up | fps min / med | MB/s | latency p50 / p99 / max ms | TTFF med / max ms | gap ms | CPU % | core-s/GB | x floor | RSS MB | pipeline CPU % | client CPU % | other CPU % | bad JPEG |")
+    add("|---|---:|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in cells:
         if "load" not in c:
-            add(f"| {c['res']} | {c['clients']} | {c['contender']} | {c['status']} | | | | | | | | | | | | |")
+            add(f"| {c['res']} | {c['clients']} | {c['contender']} | {c['status']} | | | | | | | | | | | | | |")
             continue
         L = c["load"]
         ratio = c.get("x_floor")
@@ -612,10 +689,12 @@ def write_report(run, path: Path, png: Path):
             f"{fmt(L['latency_ms_p50'])} / {fmt(L['latency_ms_p99'])} / {fmt(L['latency_ms_max'])} | "
             f"{fmt(L['ttff_ms_median'], 0)} / {fmt(L['ttff_ms_max'], 0)} | {fmt(L['max_gap_ms'], 0)} | "
             f"{fmt(c['server_cpu_pct'])} | {fmt(c['core_s_per_gb'], 3)} | {fmt(ratio, 2)} | {fmt(c['peak_rss_mb'], 0)} | "
+            f"{fmt(c.get('pipeline_cpu_pct'))} | "
             f"{fmt(L['client_cpu_pct'])} | {fmt(c.get('other_cpu_pct'), 0)} | {L['invalid_jpeg']} |")
     add("")
     add(f"![server CPU against clients]({png.name})")
     add("")
+    lines.extend(targets_section(run))
     slow = run.get("slow", [])
     if slow:
         add(f"## Slow reader")
@@ -735,7 +814,7 @@ def main():
         out_json.write_text(json.dumps(run, indent=1))
 
     if os.environ.get("BENCH_SKIP_SLOW", "") in ("", "0"):
-        for name in contenders:
+        for name in [c for c in contenders if c in SLOW_CONTENDERS]:
             log(f"[slow reader, {SLOW_SECONDS:.0f} s] {name} ...")
             try:
                 s = slow_reader(name, frames["720p"], gipy)

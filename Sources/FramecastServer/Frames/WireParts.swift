@@ -45,11 +45,19 @@ public final class WireParts: Sendable {
         if let memoryFile { close(memoryFile) }
     }
 
-    /// The chunk a client of `framing` is sent: its bytes, and its place in the memory file.
-    func chunk(for framing: StreamFraming) -> (bytes: ByteBuffer, range: Range<Int>) {
+    /// The chunk a client of `framing` is sent.
+    func chunk(for framing: StreamFraming) -> ByteBuffer {
         switch framing {
-        case .length: (lengthChunk, lengthRange)
-        case .early: (earlyChunk, earlyRange)
+        case .length: lengthChunk
+        case .early: earlyChunk
+        }
+    }
+
+    /// Where the chunk of `framing` lies in the memory file.
+    func range(for framing: StreamFraming) -> Range<Int> {
+        switch framing {
+        case .length: lengthRange
+        case .early: earlyRange
         }
     }
 

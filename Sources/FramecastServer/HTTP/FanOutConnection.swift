@@ -14,6 +14,7 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     private let framing: StreamFraming
     private var limit: ClientRateLimit
     private let metrics: StreamMetrics
+    private let tally: SendTally
     private let ended: EventLoopPromise<FanOutEnd>
     /// Set by the group that feeds it; the group outlives its connections.
     weak var group: LoopFanOut?
@@ -28,10 +29,11 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// is gone (see `closeIfStalled`).
     private var writeIssuedAt: NIODeadline?
 
-    init(framing: StreamFraming, fps: Double?, metrics: StreamMetrics, ended: EventLoopPromise<FanOutEnd>) {
+    init(framing: StreamFraming, fps: Double?, metrics: StreamMetrics, tally: SendTally, ended: EventLoopPromise<FanOutEnd>) {
         self.framing = framing
         self.limit = ClientRateLimit(fps: fps)
         self.metrics = metrics
+        self.tally = tally
         self.ended = ended
     }
 
@@ -105,17 +107,17 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     private func send(_ frame: Frame, file: SharedFrameFile?) {
         guard let context else { return }
-        let chunk = frame.wire.chunk(for: framing)
+        let range = frame.wire.range(for: framing)
         let data: IOData =
             if let file {
-                .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: chunk.range.lowerBound, endIndex: chunk.range.upperBound))
+                .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: range.lowerBound, endIndex: range.upperBound))
             } else {
-                .byteBuffer(chunk.bytes)
+                .byteBuffer(frame.wire.chunk(for: framing))
             }
         writing = true
         fileInFlight = file
         writeIssuedAt = .now()
-        let byteCount = chunk.range.count
+        let byteCount = range.count
         // What the delivery metric needs, not the frame: a finished write lets the frame go.
         let sequence = frame.sequence
         let capturedAt = frame.capturedAt
@@ -136,8 +138,8 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
             waiting = nil
             return
         }
-        metrics.framesSent.increment()
-        metrics.bytesSent.increment(by: bytes)
+        tally.frames += 1
+        tally.bytes += bytes
         if measured {
             // Repeats of an old frame would only measure how long the scene was still.
             lastSequence = sequence

@@ -98,7 +98,8 @@ final class StreamFanOut: FrameSink {
                 ended.succeed(.stopped)
                 return FanOutSession(ended: ended.futureResult, stop: {})
             }
-            let connection = FanOutConnection(framing: framing, fps: fps, metrics: metrics, ended: ended)
+            let fanOut = group.fanOut.value
+            let connection = FanOutConnection(framing: framing, fps: fps, metrics: metrics, tally: fanOut.tally, ended: ended)
             // First in the pipeline, next to the socket: its writes skip the HTTP encoder (each
             // chunk is already framed) and every other handler.
             do {
@@ -109,7 +110,6 @@ final class StreamFanOut: FrameSink {
                 ended.succeed(.clientLeft)
                 return FanOutSession(ended: ended.futureResult, stop: {})
             }
-            let fanOut = group.fanOut.value
             fanOut.add(connection, newest: hub.latest)
             let bound = NIOLoopBound(connection, eventLoop: eventLoop)
             return FanOutSession(ended: ended.futureResult, stop: {
@@ -130,6 +130,8 @@ final class LoopFanOut {
     private var newestFile: (wire: WireParts, file: SharedFrameFile?)?
     /// One timer per loop, not per connection, finds connections that stopped accepting bytes.
     private var stallCheck: RepeatedTask?
+    /// What this loop's connections sent since it was last added to the stream's counters.
+    let tally = SendTally()
 
     init(metrics: StreamMetrics, clientTimeout: TimeAmount, eventLoop: any EventLoop) {
         self.metrics = metrics
@@ -149,6 +151,7 @@ final class LoopFanOut {
     }
 
     func remove(_ connection: FanOutConnection) {
+        flushTally()
         if let index = connections.firstIndex(where: { $0 === connection }) {
             connections.swapAt(index, connections.count - 1)
             connections.removeLast()
@@ -157,6 +160,7 @@ final class LoopFanOut {
     }
 
     func deliver(_ frame: Frame) {
+        flushTally()
         guard !finished, !connections.isEmpty else { return }
         let file = file(for: frame.wire)
         var skipped = 0
@@ -165,6 +169,16 @@ final class LoopFanOut {
             skipped += 1
         }
         if skipped > 0 { metrics.framesSkipped.increment(by: skipped) }
+    }
+
+    /// Adds the tally to the stream's counters: once per frame and loop, not once per write
+    /// (two atomic counters per write, shared by the loops, add up at hundreds of clients).
+    private func flushTally() {
+        guard tally.frames > 0 else { return }
+        metrics.framesSent.increment(by: tally.frames)
+        metrics.bytesSent.increment(by: tally.bytes)
+        tally.frames = 0
+        tally.bytes = 0
     }
 
     /// A few checks per timeout: a stalled client is closed between 1 and 1.25 timeouts in.
@@ -180,6 +194,7 @@ final class LoopFanOut {
     }
 
     func finish() {
+        flushTally()
         stallCheck?.cancel()
         stallCheck = nil
         finished = true
@@ -201,6 +216,12 @@ final class LoopFanOut {
         newestFile = (wire, file)
         return file
     }
+}
+
+/// Frames and bytes sent by one event loop's connections of a stream, not yet counted.
+final class SendTally {
+    var frames = 0
+    var bytes = 0
 }
 
 /// A frame's memory file as one event loop's connections send it. Closed when the last write
