@@ -32,7 +32,7 @@ browser-test: deps
 	Tests/Browser/run.sh
 
 # Framecast against the Flask recipe, a GStreamer-only server and a C floor, side by side
-# (about 15 minutes; writes bench/BENCHMARKS.md). bench-quick is a 4-minute smoke run.
+# (about 20 minutes; writes bench/BENCHMARKS.md). bench-quick is a 4-minute smoke run.
 bench: release
 	$(MAKE) -C bench FRAMECAST=$(CURDIR)/.build/release/framecast
 

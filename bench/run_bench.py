@@ -726,7 +726,7 @@ def write_report(run, path: Path, png: Path):
     add("")
     add("```sh")
     add("make release                 # builds .build/release/framecast")
-    add("make -C bench                # full matrix (about 15 minutes), writes bench/BENCHMARKS.md and bench/benchmarks-cpu.png")
+    add("make -C bench                # full matrix (about 20 minutes), writes bench/BENCHMARKS.md and bench/benchmarks-cpu.png")
     add("BENCH_QUICK=1 make -C bench  # smoke test (about 4 minutes), writes bench/results/BENCHMARKS-quick.md")
     add("```")
     add("")

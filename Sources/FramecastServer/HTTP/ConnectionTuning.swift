@@ -6,8 +6,9 @@ import NIOHTTP1
 /// Wraps the HTTP/WebSocket child channel to bound what each connection can queue.
 ///
 /// A client slower than the stream must get fewer frames, never older ones. Two buffers could hold
-/// old frames: NIO's outbound buffer (bounded by the write-buffer watermarks: a write waits once one
-/// frame is pending) and the kernel's socket send buffer, which grows to megabytes on its own.
+/// old frames: NIO's outbound buffer (bounded by the write-buffer watermarks for WebSockets and
+/// ordinary responses; a stream's fan-out keeps at most one frame in it by itself) and the kernel's
+/// socket send buffer, which grows to megabytes on its own.
 /// `TCP_NOTSENT_LOWAT` caps the bytes the kernel holds unsent, so the socket reports "full" as soon
 /// as a little is queued and the next frame is taken from the hub only when the previous one has
 /// almost left: the newest frame, not one queued seconds ago.

@@ -3,7 +3,9 @@ import NIOCore
 /// `--client-timeout`: closes a connection that has stayed unwritable (its client accepts no bytes,
 /// so everything queued for it is stuck) for `timeout`. Follows the channel's writability, not each
 /// write, so it costs nothing per frame; a connection with nothing to write stays writable and is
-/// never closed by it. A slow client drains now and then and turns writable again.
+/// never closed by it. A slow client drains now and then and turns writable again. Multipart
+/// stream connections never turn unwritable (see `StreamFanOut`): their fan-out applies the same
+/// timeout to the frame it is writing.
 final class StalledWriteHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
