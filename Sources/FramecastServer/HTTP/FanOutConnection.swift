@@ -19,7 +19,8 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Set by the group that feeds it; the group outlives its connections.
     weak var group: LoopFanOut?
     private var context: ChannelHandlerContext?
-    private var active = true
+    /// False once the session ended (the client left, or the server stopped it).
+    private(set) var isActive = true
     private var writing = false
     /// The memory file of the write in flight, kept open until that write completes.
     private var fileInFlight: SharedFrameFile?
@@ -53,7 +54,7 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if active { context.read() }
+        if isActive { context.read() }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -78,7 +79,7 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Sends `frame` now if the connection is idle, else keeps it as the one waiting. Returns
     /// true when it replaced a frame that was waiting (that frame is skipped).
     func offer(_ frame: Frame, file: SharedFrameFile?) -> Bool {
-        guard active else { return false }
+        guard isActive else { return false }
         if writing {
             let replaced = waiting != nil
             waiting = (frame, file)
@@ -153,8 +154,8 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func end(_ reason: FanOutEnd) {
-        guard active else { return }
-        active = false
+        guard isActive else { return }
+        isActive = false
         waiting = nil
         group?.remove(self)
         group = nil

@@ -104,12 +104,15 @@ final class StreamFanOut: FrameSink {
             // chunk is already framed) and every other handler.
             do {
                 try channel.pipeline.syncOperations.addHandler(connection, position: .first)
-                try channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: Self.fanOutWaterMark)
             } catch {
                 // The connection closed before its first frame.
                 ended.succeed(.clientLeft)
                 return FanOutSession(ended: ended.futureResult, stop: {})
             }
+            // Added to a channel that closed meanwhile, the connection has ended itself.
+            guard connection.isActive else { return FanOutSession(ended: ended.futureResult, stop: {}) }
+            // Not fatal: without it writability flips on every frame, which costs time, not frames.
+            try? channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: Self.fanOutWaterMark)
             fanOut.add(connection, newest: hub.latest)
             let bound = NIOLoopBound(connection, eventLoop: eventLoop)
             return FanOutSession(ended: ended.futureResult, stop: {
