@@ -18,14 +18,23 @@ import Testing
             }
             return condition()
         }
+
+        /// A pipeline whose samples and bus events this recorder keeps.
+        func pipeline(_ description: String) throws -> Pipeline {
+            try Pipeline(
+                description: description,
+                onSample: { bytes, format in self.samples.withLock { $0.append((Array(bytes), format)) } },
+                onBusEvent: { event in self.events.withLock { $0.append(event) } })
+        }
+
+        var sawError: Bool {
+            events.withLock { $0.contains { if case .error = $0 { true } else { false } } }
+        }
     }
 
     @Test func deliversJPEGSamplesOfTheNegotiatedSize() async throws {
         let recorder = Recorder()
-        let pipeline = try Pipeline(
-            description: "videotestsrc num-buffers=5 ! video/x-raw,width=96,height=64 ! jpegenc ! appsink name=sink",
-            onSample: { bytes, format in recorder.samples.withLock { $0.append((Array(bytes), format)) } },
-            onBusEvent: { event in recorder.events.withLock { $0.append(event) } })
+        let pipeline = try recorder.pipeline("videotestsrc num-buffers=5 ! video/x-raw,width=96,height=64 ! jpegenc ! appsink name=sink")
         try pipeline.play()
         let ended = try await recorder.waitFor(10) { recorder.events.withLock { $0.contains(.endOfStream) } }
         pipeline.stop()
@@ -41,14 +50,10 @@ import Testing
 
     @Test func reportsAnElementErrorWithItsPathAndDebugString() async throws {
         let recorder = Recorder()
-        let pipeline = try Pipeline(
-            description: "videotestsrc ! video/x-raw,width=64,height=48 ! identity name=breaker error-after=3 ! jpegenc ! appsink name=sink",
-            onSample: { _, _ in },
-            onBusEvent: { event in recorder.events.withLock { $0.append(event) } })
+        let pipeline = try recorder.pipeline(
+            "videotestsrc ! video/x-raw,width=64,height=48 ! identity name=breaker error-after=3 ! jpegenc ! appsink name=sink")
         try pipeline.play()
-        let failed = try await recorder.waitFor(10) {
-            recorder.events.withLock { $0.contains { if case .error = $0 { true } else { false } } }
-        }
+        let failed = try await recorder.waitFor(10) { recorder.sawError }
         pipeline.stop()
         #expect(failed)
         let fault = recorder.events.withLock { events in
@@ -61,14 +66,9 @@ import Testing
 
     @Test func aDeviceThatIsNotThereFailsToStartWithTheDeviceNamed() async throws {
         let recorder = Recorder()
-        let pipeline = try Pipeline(
-            description: "v4l2src device=/dev/framecast-no-such-camera ! image/jpeg ! appsink name=sink",
-            onSample: { _, _ in },
-            onBusEvent: { event in recorder.events.withLock { $0.append(event) } })
+        let pipeline = try recorder.pipeline("v4l2src device=/dev/framecast-no-such-camera ! image/jpeg ! appsink name=sink")
         #expect(throws: PipelineError.self) { try pipeline.play() }
-        let reported = try await recorder.waitFor(5) {
-            recorder.events.withLock { $0.contains { if case .error = $0 { true } else { false } } }
-        }
+        let reported = try await recorder.waitFor(5) { recorder.sawError }
         pipeline.stop()
         #expect(reported)
         let text = recorder.events.withLock { $0.map { "\($0)" }.joined() }

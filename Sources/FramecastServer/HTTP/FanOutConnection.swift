@@ -21,14 +21,24 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// False once the session ended (the client left, or the server stopped it).
     private(set) var isActive = true
-    private var writing = false
-    /// The memory file of the write in flight, kept open until that write completes.
-    private var fileInFlight: SharedFrameFile?
+    /// The one write on its way, if any.
+    private var inFlight: InFlight?
     private var waiting: (frame: Frame, file: SharedFrameFile?)?
     private var lastSequence: UInt64 = 0
-    /// When the write in flight was issued: a client that takes too long to accept one frame
-    /// is gone (see `closeIfStalled`).
-    private var writeIssuedAt: NIODeadline?
+
+    /// What a write in flight needs when it completes, not the frame: a finished write lets the
+    /// frame go.
+    private struct InFlight {
+        /// Kept open until the write completes.
+        let file: SharedFrameFile?
+        let bytes: Int
+        let sequence: UInt64
+        let capturedAt: WallClock.Instant
+        /// Counts toward the delivery metric (a new, real frame).
+        let measured: Bool
+        /// A client that takes too long to accept one frame is gone (see `closeIfStalled`).
+        let issuedAt: NIODeadline
+    }
 
     init(framing: StreamFraming, fps: Double?, metrics: StreamMetrics, tally: SendTally, ended: EventLoopPromise<FanOutEnd>) {
         self.framing = framing
@@ -80,7 +90,7 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// true when it replaced a frame that was waiting (that frame is skipped).
     func offer(_ frame: Frame, file: SharedFrameFile?) -> Bool {
         guard isActive else { return false }
-        if writing {
+        if inFlight != nil {
             let replaced = waiting != nil
             waiting = (frame, file)
             return replaced
@@ -100,8 +110,7 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// (its client accepts no bytes). The channel's writability cannot tell: the fan-out's
     /// connections have watermarks high enough never to flip (see `StreamFanOut.attach`).
     func closeIfStalled(now: NIODeadline, timeout: TimeAmount) {
-        if let writeIssuedAt, now - writeIssuedAt >= timeout {
-            self.writeIssuedAt = nil
+        if let inFlight, now - inFlight.issuedAt >= timeout {
             context?.close(promise: nil)
         }
     }
@@ -115,36 +124,28 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
             } else {
                 .byteBuffer(frame.wire.chunk(for: framing))
             }
-        writing = true
-        fileInFlight = file
-        writeIssuedAt = .now()
-        let byteCount = range.count
-        // What the delivery metric needs, not the frame: a finished write lets the frame go.
-        let sequence = frame.sequence
-        let capturedAt = frame.capturedAt
-        let measured = !frame.isPlaceholder && frame.sequence != lastSequence
+        inFlight = InFlight(
+            file: file, bytes: range.count, sequence: frame.sequence, capturedAt: frame.capturedAt,
+            measured: !frame.isPlaceholder && frame.sequence != lastSequence, issuedAt: .now())
         let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { result in
-            self.written(result, bytes: byteCount, sequence: sequence, capturedAt: capturedAt, measured: measured)
-        }
+        promise.futureResult.assumeIsolated().whenComplete { self.written($0) }
         context.writeAndFlush(NIOAny(data), promise: promise)
     }
 
-    private func written(_ result: Result<Void, any Error>, bytes: Int, sequence: UInt64, capturedAt: WallClock.Instant, measured: Bool) {
-        writing = false
-        fileInFlight = nil
-        writeIssuedAt = nil
+    private func written(_ result: Result<Void, any Error>) {
+        guard let write = inFlight else { return }
+        inFlight = nil
         guard case .success = result else {
             // The connection failed; it closes and `channelInactive` ends the session.
             waiting = nil
             return
         }
         tally.frames += 1
-        tally.bytes += bytes
-        if measured {
+        tally.bytes += write.bytes
+        if write.measured {
             // Repeats of an old frame would only measure how long the scene was still.
-            lastSequence = sequence
-            let microseconds = WallClock.now().microseconds - capturedAt.microseconds
+            lastSequence = write.sequence
+            let microseconds = WallClock.now().microseconds - write.capturedAt.microseconds
             metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
         }
         if let next = waiting {
