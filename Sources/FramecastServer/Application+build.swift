@@ -25,12 +25,14 @@ public func buildApplication(
     let catalog = StreamCatalog(supervisors)
     let budget = ClientBudget(limit: configuration.maxClients)
 
-    let router = Router(context: FramecastRequestContext.self)
+    // HEAD reaches every GET route (and HeadMiddleware makes it answer as GET would).
+    let router = Router(context: FramecastRequestContext.self, options: .autoGenerateHeadEndpoints)
     let streams = StreamController<FramecastRequestContext>(catalog: catalog, budget: budget, clientTimeout: configuration.clientTimeout)
     let snapshots = SnapshotController<FramecastRequestContext>(catalog: catalog)
     // Order matters: middleware wraps only what is added after it.
+    router.middlewares.add(HeadMiddleware())
     if let origin = configuration.allowOrigin {
-        router.middlewares.add(CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType], allowMethods: [.get, .head]))
+        router.middlewares.add(CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType], allowMethods: [.get, .head], allowCredentials: configuration.access != nil))
     }
     if let access = configuration.access {
         router.middlewares.add(BasicAuthMiddleware(access: access))
@@ -53,20 +55,26 @@ public func buildApplication(
     if let access = configuration.access {
         webSocketRouter.middlewares.add(BasicAuthMiddleware(access: access))
     }
-    WallSocketController(catalog: catalog, budget: budget).addRoutes(to: webSocketRouter)
+    WallSocketController(
+        catalog: catalog, budget: budget, subscribeTimeout: .nanoseconds(configuration.webSocketSubscribeTimeout.saturatingNanoseconds)
+    ).addRoutes(to: webSocketRouter)
     let webSocketResponder = webSocketRouter.buildResponder()
 
     let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
         // The idle timeout also bounds how long a request's headers may take (slow senders).
-        http1: .init(idleTimeout: .milliseconds(Int64(configuration.headerTimeout * 1000))),
-        ws: .init(maxFrameSize: 64 * 1024)
+        http1: .init(idleTimeout: .milliseconds(configuration.headerTimeout.saturatingMilliseconds)),
+        // A subscribed session that leaves a ping unanswered for --client-timeout is closed.
+        ws: .init(maxFrameSize: 64 * 1024, autoPing: .enabled(timePeriod: .milliseconds(configuration.clientTimeout.saturatingMilliseconds)))
     )
+    let hostPolicy = HostPolicy(
+        bindHost: configuration.host, allowHosts: configuration.allowHosts, allowOrigins: configuration.allowOrigin.map { [$0] } ?? [])
     let server = HTTPServerBuilder { responder in
         TunedChildChannel(
             base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
             unsentLowWatermark: 8 * 1024,
             clientTimeout: configuration.clientTimeout,
-            headerTimeout: configuration.headerTimeout)
+            requestTimeout: configuration.headerTimeout,
+            hostPolicy: hostPolicy)
     }
 
     return Application(

@@ -3,8 +3,10 @@ import Foundation
 /// Expands `${NAME}` and `${NAME:-default}` in a pipeline description, line by line so an error
 /// can name the line.
 ///
-/// A value is inserted as one pipeline token: one holding `!`, a quote, a backslash or whitespace is
-/// refused, so no value can add an element, a link or a property to a pipeline.
+/// A value is inserted as one pipeline token in every context: an element's property
+/// (`device=${DEVICE}`), a caps field (`width=${WIDTH}`) or a URL (`location=${URL}`). So only
+/// letters, digits and `_ - . : / ? & = @ % + ~` may appear in it: a `,` would add a caps field, a
+/// `;` a caps structure, a `!` an element, a space or a quote another property.
 public enum PipelineTemplate {
     /// - Parameters:
     ///   - text: the description (a file's text, comments included, or a command-line string).
@@ -51,10 +53,8 @@ public enum PipelineTemplate {
                 throw .variable(source: source, line: number, name: name, problem: "is not a variable name (letters, digits and _)")
             }
             if let value = variables.value(of: name, stream: stream) {
-                if let bad = value.first(where: { $0.isWhitespace || "!\"'\\".contains($0) }) {
-                    throw .variable(
-                        source: source, line: number, name: name,
-                        problem: "has the value \(value.debugDescription), which holds \(bad.debugDescription): a value must be a single pipeline token (no `!`, quotes or spaces)")
+                if let problem = Self.tokenProblem(value) {
+                    throw .variable(source: source, line: number, name: name, problem: problem)
                 }
                 output += value
             } else if let fallback {
@@ -68,6 +68,27 @@ public enum PipelineTemplate {
         }
         output += rest
         return output
+    }
+}
+
+extension PipelineTemplate {
+    /// What a value may hold: enough for numbers, names, device paths and URLs with credentials
+    /// and queries (`rtsp://user:pass@host:554/path?x=1&y=2`).
+    static let tokenCharacters = "letters, digits and _ - . : / ? & = @ % + ~"
+
+    /// Why `value` is not a single token, or nil.
+    static func tokenProblem(_ value: String) -> String? {
+        guard let bad = value.unicodeScalars.first(where: { !isTokenScalar($0) }) else { return nil }
+        let shown = bad.value < 0x20 || bad.value == 0x7F ? "a control character" : "`\(bad)`"
+        return "has a value holding \(shown), which would change the pipeline's structure: a value may hold only \(tokenCharacters)"
+    }
+
+    private static func isTokenScalar(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9": true
+        case "_", "-", ".", ":", "/", "?", "&", "=", "@", "%", "+", "~": true
+        default: false
+        }
     }
 }
 

@@ -17,8 +17,12 @@ struct Check: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("A pipeline variable (NAME=VALUE or STREAM.NAME=VALUE); repeatable.", valueName: "[STREAM.]NAME=VALUE"))
     var assignments: [String] = []
 
-    @Option(help: "Seconds to wait for each pipeline's first frame.")
-    var timeout: Double = 10
+    @Option(parsing: .unconditional, help: "Seconds to wait for each pipeline's first frame (0.1 to 3600).")
+    var timeout = "10"
+
+    func validate() throws {
+        if case .failure(let refusal) = Limits.checkTimeout.parse(timeout) { throw StartupFailure(refusal.description).exitCode }
+    }
 
     func run() async throws {
         var sources = StreamSources()
@@ -49,6 +53,7 @@ struct Check: AsyncParsableCommand {
         }
 
         let width = max(8, files.map { StreamSources.streamName(forFile: $0).count }.max() ?? 0)
+        let timeout = (try? Limits.checkTimeout.parse(self.timeout).get()) ?? 10
         var failures = 0
         for file in files {
             let name = StreamSources.streamName(forFile: file)

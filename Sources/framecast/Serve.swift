@@ -18,32 +18,32 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
 
-    @Option(help: "Port to listen on.")
-    var port = 8080
+    @Option(parsing: .unconditional, help: "Port to listen on (0 to 65535; 0 picks a free one).")
+    var port = "8080"
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds without clients before a pipeline is stopped and its camera released.")
-    var idleTimeout: Double = 10
+    @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: "Seconds without clients before a pipeline is stopped and its camera released (0 to 604800).")
+    var idleTimeout = "10"
 
     @Flag(name: .customLong("always-on"), help: "Keep the pipelines running with no clients.")
     var alwaysOn = false
 
-    @Option(name: .customLong("warmup-frames"), help: "Frames to drop after each pipeline start (dark frames while a camera's exposure settles).")
-    var warmupFrames = 0
+    @Option(name: .customLong("warmup-frames"), parsing: .unconditional, help: "Frames to drop after each pipeline start (dark frames while a camera's exposure settles; 0 to 10000).")
+    var warmupFrames = "0"
 
-    @Option(name: .customLong("frame-timeout"), help: "Seconds without a frame before a running pipeline counts as failed and is restarted.")
-    var frameTimeout: Double = 5
+    @Option(name: .customLong("frame-timeout"), parsing: .unconditional, help: "Seconds without a frame before a running pipeline counts as failed and is restarted (0.1 to 3600).")
+    var frameTimeout = "5"
 
-    @Option(name: .customLong("client-timeout"), help: "Seconds a streaming client may accept no bytes before it is disconnected.")
-    var clientTimeout: Double = 30
+    @Option(name: .customLong("client-timeout"), parsing: .unconditional, help: "Seconds a streaming client may accept no bytes (or a WebSocket leave a ping unanswered) before it is disconnected (0.1 to 86400).")
+    var clientTimeout = "30"
 
-    @Option(name: .customLong("max-clients"), help: "Streaming clients (streams and WebSockets) served at once; past it, 503.")
-    var maxClients = 256
+    @Option(name: .customLong("max-clients"), parsing: .unconditional, help: "Streaming clients (streams and WebSockets) served at once; past it, 503 (1 to 100000).")
+    var maxClients = "256"
 
     @Flag(name: .customLong("no-sendfile"), help: "Write frames to stream clients from memory instead of sending them from a memory file with sendfile(2).")
     var noSendfile = false
 
-    @Option(name: .customLong("header-timeout"), help: "Seconds a connection may take to send its request headers, or stay idle between requests.")
-    var headerTimeout: Double = 10
+    @Option(name: .customLong("header-timeout"), parsing: .unconditional, help: "Seconds a request may take to arrive whole (head and body, from the connection's first byte or the previous response), or a connection stay idle between requests (0.1 to 3600).")
+    var headerTimeout = "10"
 
     @Option(help: ArgumentHelp("Require HTTP Basic authentication with this user and password (every route but /healthz).", valueName: "USER:PASSWORD"))
     var auth: String?
@@ -54,6 +54,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("allow-origin"), help: "Let scripts on this origin read responses (CORS); off by default.")
     var allowOrigin: String?
 
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp("Also answer requests for this host name (repeatable). On a loopback address only localhost, 127.0.0.1 and [::1] are served otherwise (a guard against DNS rebinding); on other addresses, giving it restricts the names served.", valueName: "NAME"))
+    var allowHosts: [String] = []
+
     @Option(name: .customLong("web-root"), help: "Folder of the web page (default: the Web folder of this installation).")
     var webRoot: String?
 
@@ -63,14 +66,37 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
-    func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds") }
-        guard warmupFrames >= 0 else { throw ValidationError("--warmup-frames must be 0 or more") }
-        for (flag, value) in [("--frame-timeout", frameTimeout), ("--client-timeout", clientTimeout), ("--header-timeout", headerTimeout)] {
-            guard value > 0, value.isFinite else { throw ValidationError("\(flag) must be a positive number of seconds") }
+    /// The numeric flags, each read into its range (`Limits`).
+    struct Numbers {
+        var port: Int
+        var idleTimeout: Double
+        var warmupFrames: Int
+        var frameTimeout: Double
+        var clientTimeout: Double
+        var maxClients: Int
+        var headerTimeout: Double
+    }
+
+    /// Out of range is a start-up error naming the flag and its range (exit status 2).
+    func numbers() throws -> Numbers {
+        func read(_ text: String, _ limit: BoundedNumber) throws -> Double {
+            switch limit.parse(text) {
+            case .success(let value): return value
+            case .failure(let refusal): throw StartupFailure(refusal.description).exitCode
+            }
         }
-        guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
+        return Numbers(
+            port: Int(try read(port, Limits.port)),
+            idleTimeout: try read(idleTimeout, Limits.idleTimeout),
+            warmupFrames: Int(try read(warmupFrames, Limits.warmupFrames)),
+            frameTimeout: try read(frameTimeout, Limits.frameTimeout),
+            clientTimeout: try read(clientTimeout, Limits.clientTimeout),
+            maxClients: Int(try read(maxClients, Limits.maxClients)),
+            headerTimeout: try read(headerTimeout, Limits.headerTimeout))
+    }
+
+    func validate() throws {
+        _ = try numbers()
         if auth != nil, htpasswd != nil { throw ValidationError("give either --auth or --htpasswd, not both") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -80,7 +106,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            // Every line escaped: user names, paths and element messages come from outside.
+            var handler = EscapingLogHandler(StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }
@@ -100,23 +127,25 @@ struct Serve: AsyncParsableCommand {
                 } catch {
                     throw StartupFailure("stream \(definition.name): \(error.description)").exitCode
                 }
-                print("OK \(definition.name): \(definition.pipeline)")
+                print("OK \(definition.name): \(CredentialMask.mask(definition.pipeline))")
             }
             return
         }
 
+        let numbers = try numbers()
         var configuration = ServerConfiguration(streams: definitions)
         configuration.host = host
-        configuration.port = port
-        configuration.stream.idleTimeout = idleTimeout
+        configuration.port = numbers.port
+        configuration.stream.idleTimeout = numbers.idleTimeout
         configuration.stream.alwaysOn = alwaysOn
-        configuration.stream.warmupFrames = warmupFrames
-        configuration.stream.frameTimeout = frameTimeout
+        configuration.stream.warmupFrames = numbers.warmupFrames
+        configuration.stream.frameTimeout = numbers.frameTimeout
         configuration.stream.sendfile = !noSendfile
-        configuration.clientTimeout = clientTimeout
-        configuration.maxClients = maxClients
-        configuration.headerTimeout = headerTimeout
+        configuration.clientTimeout = numbers.clientTimeout
+        configuration.maxClients = numbers.maxClients
+        configuration.headerTimeout = numbers.headerTimeout
         configuration.allowOrigin = allowOrigin
+        configuration.allowHosts = allowHosts
         do {
             if let auth { configuration.access = try AccessControl.single(auth) }
             if let htpasswd { configuration.access = try AccessControl.htpasswd(path: htpasswd) }

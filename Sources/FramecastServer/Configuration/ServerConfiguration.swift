@@ -31,6 +31,11 @@ public struct ServerConfiguration: Sendable {
     public var access: AccessControl?
     /// The one origin allowed to read responses from a script on another site (CORS); nil: none.
     public var allowOrigin: String?
+    /// Host names served besides the loopback names on a loopback bind (`--allow-host`); on other
+    /// binds, when not empty, the only names served. See `HostPolicy`.
+    public var allowHosts: [String] = []
+    /// Seconds a WebSocket may stay open without sending a valid subscription.
+    public var webSocketSubscribeTimeout: Double = 10
 
     public init(streams: [StreamDefinition]) {
         self.streams = streams

@@ -9,17 +9,22 @@ struct ClientRateLimit {
     private var nextDue: UInt64 = 0
 
     /// `fps` nil means no cap.
+    /// `fps` nil means no cap. A rate outside `Limits.fps` is clamped into it (the query is
+    /// refused before this, see `parse`; this keeps a value built in code from trapping).
     init(fps: Double?) {
-        interval = fps.map { UInt64(1e9 / $0) }
+        interval = fps.map { fps in
+            let bounded = fps.isNaN ? Limits.fps.maximum : min(max(fps, Limits.fps.minimum), Limits.fps.maximum)
+            return UInt64(1e9 / bounded)
+        }
     }
 
-    /// Parses `?fps=`: a positive number up to 1000. Nil text means no cap.
+    /// Parses `?fps=` into `Limits.fps`. Nil text means no cap.
     static func parse(_ text: String?) -> Result<Double?, JSONError> {
         guard let text else { return .success(nil) }
-        guard let fps = Double(text), fps.isFinite, fps > 0, fps <= 1000 else {
-            return .failure(JSONError(error: "fps must be a number above 0 and at most 1000, not '\(text)'"))
+        switch Limits.fps.parse(text) {
+        case .success(let fps): return .success(fps)
+        case .failure(let refusal): return .failure(JSONError(error: refusal.description))
         }
-        return .success(fps)
     }
 
     mutating func admit() -> Bool {

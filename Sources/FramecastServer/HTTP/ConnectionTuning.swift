@@ -20,11 +20,14 @@ struct TunedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
     let unsentLowWatermark: Int
     /// Seconds a pending write may make no progress before the connection is closed.
     let clientTimeout: Double
-    /// Seconds the first request's head may take to arrive.
-    let headerTimeout: Double
+    /// Seconds each request may take to arrive whole (see `RequestDeadlineHandler`).
+    let requestTimeout: Double
+    /// Which `Host` and WebSocket `Origin` are served (see `RequestGate`).
+    let hostPolicy: HostPolicy
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let notSentLowWatermark = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: 25))  // TCP_NOTSENT_LOWAT
+        let deadline = RequestDeadlineHandler(deadline: .milliseconds(requestTimeout.saturatingMilliseconds))
         return channel.setOption(notSentLowWatermark, value: SocketOptionValue(unsentLowWatermark))
             .flatMap {
                 channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 8 * 1024, high: 16 * 1024))
@@ -36,12 +39,15 @@ struct TunedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
             .flatMapThrowing {
                 // First in the pipeline: next to the socket, it sees every write.
                 try channel.pipeline.syncOperations.addHandler(
-                    StalledWriteHandler(timeout: .milliseconds(Int64(clientTimeout * 1000))), position: .first)
-                try channel.pipeline.syncOperations.addHandler(
-                    HeaderDeadlineHandler(deadline: .milliseconds(Int64(headerTimeout * 1000))))
+                    StalledWriteHandler(timeout: .milliseconds(clientTimeout.saturatingMilliseconds)), position: .first)
+                try channel.pipeline.syncOperations.addHandler(deadline)
             }
             .flatMap { base.setup(channel: channel, logger: logger) }
             .flatMapThrowing { value in
+                // Right after the HTTP decoder, ahead of the WebSocket upgrade and Hummingbird.
+                let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                try channel.pipeline.syncOperations.addHandler(
+                    RequestGate(policy: hostPolicy, deadline: deadline), position: .after(decoder.handler))
                 try channel.pipeline.syncOperations.addHandler(MalformedRequestCloser())
                 return value
             }

@@ -21,11 +21,11 @@ struct SnapshotController<Context: RequestContext> {
         let requestedAt = WallClock.now()
         var maxAge: Int64?
         if let text = request.uri.queryParameters["max_age"].map(String.init) {
-            guard let milliseconds = Int64(text), milliseconds >= 0, milliseconds <= 86_400_000 else {
-                return JSONError(error: "max_age must be a whole number of milliseconds (0 for a frame captured after the request), not '\(text)'")
-                    .response(status: .badRequest)
+            switch Limits.maxAge.parseWhole(text) {
+            case .success(let milliseconds): maxAge = Int64(milliseconds)
+            case .failure(let refusal):
+                return JSONError(error: refusal.description + " (0 asks for a frame captured after the request)").response(status: .badRequest)
             }
-            maxAge = milliseconds
         }
         let lease = supervisor.acquireClient()
         defer { lease.release() }

@@ -21,7 +21,7 @@ struct StreamController<Context: ChannelRequestContext> {
         var fanOuts: [ObjectIdentifier: StreamFanOut] = [:]
         for supervisor in catalog.streams {
             fanOuts[ObjectIdentifier(supervisor)] = StreamFanOut(
-                hub: supervisor.hub, metrics: supervisor.metrics, clientTimeout: .milliseconds(Int64(clientTimeout * 1000)))
+                hub: supervisor.hub, metrics: supervisor.metrics, clientTimeout: .milliseconds(clientTimeout.saturatingMilliseconds))
         }
         self.fanOuts = fanOuts
     }

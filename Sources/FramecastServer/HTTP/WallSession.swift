@@ -14,6 +14,8 @@ final class WallSession: Sendable {
         var pending: [String: (frame: Frame, stream: StreamSupervisor)] = [:]
         var subscriptions: [String: Subscription] = [:]
         var closed = false
+        /// A valid subscription arrived (even an empty one).
+        var subscribed = false
     }
 
     private let catalog: StreamCatalog
@@ -27,12 +29,16 @@ final class WallSession: Sendable {
         (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// Whether the client has sent a valid subscription yet.
+    var hasSubscribed: Bool { state.withLock { $0.subscribed } }
+
     /// Replaces the set of wanted streams; unknown names are returned (and ignored).
     func want(_ names: Set<String>) -> [String] {
         let unknown = names.filter { catalog.named($0) == nil }.sorted()
         let wanted = names.subtracting(unknown)
         let (stopped, toStart) = state.withLock { state -> ([Subscription], [String]) in
             guard !state.closed else { return ([], []) }
+            state.subscribed = true
             let stopping = state.subscriptions.keys.filter { !wanted.contains($0) }
             let stopped = stopping.compactMap { state.subscriptions.removeValue(forKey: $0) }
             for name in stopping { state.pending[name] = nil }

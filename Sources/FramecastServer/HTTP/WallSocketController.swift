@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOWebSocket
 import ServiceLifecycle
 
 /// `/ws`: the page's wall of streams over one WebSocket, because browsers open at most six
@@ -15,15 +16,14 @@ import ServiceLifecycle
 struct WallSocketController {
     let catalog: StreamCatalog
     let budget: ClientBudget
+    /// A session that has sent no valid subscription by then is closed: an idle socket holds
+    /// server resources and says nothing about what it wants.
+    var subscribeTimeout: Duration = .seconds(10)
 
     func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
         router.ws("/ws") { inbound, outbound, context in
             try await serve(inbound: inbound, outbound: outbound, logger: context.logger)
         }
-    }
-
-    private struct Request: Decodable {
-        var streams: [String]
     }
 
     private struct Reply: Encodable {
@@ -32,15 +32,17 @@ struct WallSocketController {
         var streams: [String]?
     }
 
+    /// One session. It counts toward `--max-clients` only while it wants at least one stream, so
+    /// sockets that watch nothing (a hidden tab, the single view) never keep viewers out.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
-        guard let ticket = budget.admit() else {
-            let reply = Reply(error: budget.refusal().error)
-            try await outbound.write(.text(String(decoding: try JSONEncoder().encode(reply), as: UTF8.self)))
-            return
-        }
-        defer { ticket.release() }
         let session = WallSession(catalog: catalog)
         defer { session.close() }
+        var ticket: ClientBudget.Ticket?
+        defer { ticket?.release() }
+        let encoder = JSONEncoder()
+        func reply(_ reply: Reply) async throws {
+            try await outbound.write(.text(String(decoding: try encoder.encode(reply), as: UTF8.self)))
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // The only writer of this connection: one frame per stream per wake-up.
@@ -53,19 +55,33 @@ struct WallSocketController {
                     }
                 }
             }
-            let decoder = JSONDecoder()
-            let encoder = JSONEncoder()
+            let subscribeTimeout = self.subscribeTimeout
+            group.addTask {
+                try await Task.sleep(for: subscribeTimeout)
+                guard !session.hasSubscribed else { return }
+                logger.debug("closing a WebSocket that subscribed to nothing within \(subscribeTimeout)")
+                try await outbound.close(.policyViolation, reason: "send {\"streams\": [...]} within \(subscribeTimeout.components.seconds) s")
+            }
             // Ends when the client closes, or at shutdown (the handler returning closes the socket).
             for try await message in inbound.messages(maxSize: 64 * 1024).cancelOnGracefulShutdown() {
-                guard case .text(let text) = message, let request = try? decoder.decode(Request.self, from: Data(text.utf8)) else {
-                    let reply = Reply(error: "send {\"streams\": [NAME, ...]} as a text message", streams: catalog.names)
-                    try await outbound.write(.text(String(decoding: try encoder.encode(reply), as: UTF8.self)))
+                guard case .text(let text) = message, let request = WallSubscription.parse(text) else {
+                    try await reply(Reply(error: "send {\"streams\": [NAME, ...]} as a text message (at most \(WallSubscription.maximumStreams) names)", streams: catalog.names))
                     continue
+                }
+                if request.streams.isEmpty {
+                    ticket?.release()
+                    ticket = nil
+                } else if ticket == nil {
+                    guard let admitted = budget.admit() else {
+                        try await reply(Reply(error: budget.refusal().error))
+                        try await outbound.close(.unknown(1013), reason: "server full")
+                        break
+                    }
+                    ticket = admitted
                 }
                 let unknown = session.want(Set(request.streams))
                 if !unknown.isEmpty {
-                    let reply = Reply(error: "no such stream", unknown: unknown, streams: catalog.names)
-                    try await outbound.write(.text(String(decoding: try encoder.encode(reply), as: UTF8.self)))
+                    try await reply(Reply(error: "no such stream", unknown: unknown, streams: catalog.names))
                 }
             }
             session.close()

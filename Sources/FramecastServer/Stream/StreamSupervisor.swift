@@ -18,6 +18,8 @@ import Synchronization
 public final class StreamSupervisor: Service, Sendable {
     public let name: String
     public let pipelineDescription: String
+    /// The description with the passwords of its URLs masked: what status and logs show.
+    public let shownDescription: String
     public let settings: StreamSettings
     public let hub = FrameHub()
     public let framer: MultipartFramer
@@ -63,6 +65,7 @@ public final class StreamSupervisor: Service, Sendable {
         self.name = name
         self.metrics = metrics
         self.pipelineDescription = pipeline
+        self.shownDescription = CredentialMask.mask(pipeline)
         self.settings = settings
         self.framer = MultipartFramer(streamName: name, sendfile: settings.sendfile)
         var logger = logger
@@ -140,7 +143,7 @@ public final class StreamSupervisor: Service, Sendable {
                 return nil
             }
             group.addTask {
-                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                try? await Task.sleep(for: .nanoseconds(timeout.saturatingNanoseconds))
                 return nil
             }
             let first = await group.next() ?? nil
@@ -157,7 +160,7 @@ public final class StreamSupervisor: Service, Sendable {
         return core.withLock { core in
             StreamStatus(
                 name: name,
-                pipeline: pipelineDescription,
+                pipeline: shownDescription,
                 state: core.state,
                 fps: (core.rate.framesPerSecond(now: now) * 100).rounded() / 100,
                 width: core.lastFrame?.width,
@@ -277,7 +280,7 @@ public final class StreamSupervisor: Service, Sendable {
     }
 
     private func handle(_ event: BusEvent, generation: UInt64) {
-        switch event {
+        switch event.masked {
         case .error(let fault):
             logger.error(
                 "pipeline error",
@@ -295,6 +298,7 @@ public final class StreamSupervisor: Service, Sendable {
 
     /// Tears the failed run down and schedules a restart while anyone watches.
     private func fail(generation: UInt64, fault: PipelineFault, force: Bool = false) {
+        let fault = fault.masked
         enum Next { case ignore, restart(after: Double, token: UInt64), wait }
         let now = DispatchTime.now().uptimeNanoseconds
         var failed: Pipeline?
@@ -391,7 +395,7 @@ public final class StreamSupervisor: Service, Sendable {
 
     private func tick() {
         let interval = settings.repeatInterval
-        let intervalNanoseconds = UInt64(interval * 1e9)
+        let intervalNanoseconds = UInt64(interval.saturatingNanoseconds)
         let now = DispatchTime.now().uptimeNanoseconds
         let (work, next) = core.withLock { core -> (TickWork, Double?) in
             guard !core.shutDown, core.clients > 0 || core.pipeline != nil || settings.alwaysOn else {
@@ -403,7 +407,7 @@ public final class StreamSupervisor: Service, Sendable {
             let untilNext = quiet ? interval : Double(intervalNanoseconds - quietFor) / 1e9
             if core.pipeline != nil, core.state == .starting || core.state == .playing {
                 let since = max(core.runStartedAt, core.lastRealFrame)
-                if now &- since >= UInt64(settings.frameTimeout * 1e9) {
+                if now &- since >= UInt64(settings.frameTimeout.saturatingNanoseconds) {
                     return (.stalled(generation: core.generation, seconds: settings.frameTimeout), interval)
                 }
             }
@@ -462,7 +466,7 @@ public final class StreamSupervisor: Service, Sendable {
 
     /// "12 s", "3 min 5 s", "2 h 4 min".
     static func describe(seconds: Double) -> String {
-        let total = max(0, Int(seconds))
+        let total = seconds.isFinite ? Int(min(max(0, seconds), 1e12)) : 0
         if total < 60 { return "\(total) s" }
         if total < 3600 { return "\(total / 60) min \(total % 60) s" }
         return "\(total / 3600) h \(total % 3600 / 60) min"
@@ -507,6 +511,23 @@ public final class StreamSupervisor: Service, Sendable {
 extension Double {
     /// "5" for whole numbers, "2.5" otherwise.
     func formatted() -> String {
-        self == rounded() ? String(Int(self)) : String(self)
+        self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self)
+    }
+}
+
+extension PipelineFault {
+    /// The fault with URL passwords masked in every field (element messages quote locations).
+    var masked: PipelineFault {
+        PipelineFault(element: element.map(CredentialMask.mask), message: CredentialMask.mask(message), debug: debug.map(CredentialMask.mask))
+    }
+}
+
+extension BusEvent {
+    var masked: BusEvent {
+        switch self {
+        case .error(let fault): .error(fault.masked)
+        case .warning(let fault): .warning(fault.masked)
+        case .endOfStream: .endOfStream
+        }
     }
 }

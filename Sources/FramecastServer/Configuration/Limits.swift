@@ -1,0 +1,27 @@
+/// Every number Framecast takes from outside, with its range: one table, so a flag, a query
+/// parameter and the tests that feed each one hostile values all read the same bounds.
+public enum Limits {
+    // Query parameters.
+    /// `?fps=`: from one frame in about 17 minutes to 1000 a second.
+    public static let fps = BoundedNumber("fps", 0.001...1000)
+    /// `?max_age=` of snapshots, in milliseconds: up to a day.
+    public static let maxAge = BoundedNumber.whole("max_age", 0...86_400_000, unit: "milliseconds")
+
+    // Command-line flags.
+    public static let port = BoundedNumber.whole("--port", 0...65535)
+    /// Up to a week; 0 stops the pipeline as soon as the last client leaves.
+    public static let idleTimeout = BoundedNumber("--idle-timeout", 0...604_800, unit: "seconds")
+    public static let frameTimeout = BoundedNumber("--frame-timeout", 0.1...3600, unit: "seconds")
+    /// Up to a day.
+    public static let clientTimeout = BoundedNumber("--client-timeout", 0.1...86_400, unit: "seconds")
+    public static let headerTimeout = BoundedNumber("--header-timeout", 0.1...3600, unit: "seconds")
+    public static let maxClients = BoundedNumber.whole("--max-clients", 1...100_000)
+    public static let warmupFrames = BoundedNumber.whole("--warmup-frames", 0...10_000)
+    /// `framecast check --timeout`.
+    public static let checkTimeout = BoundedNumber("--timeout", 0.1...3600, unit: "seconds")
+
+    /// Every query parameter and flag, for tests and documentation.
+    public static let all: [BoundedNumber] = [
+        fps, maxAge, port, idleTimeout, frameTimeout, clientTimeout, headerTimeout, maxClients, warmupFrames, checkTimeout,
+    ]
+}

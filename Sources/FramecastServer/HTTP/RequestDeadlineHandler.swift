@@ -1,0 +1,63 @@
+import NIOCore
+
+/// `--header-timeout`: one deadline for the whole of each request, head and body. It starts when
+/// the connection opens (and again when a response has been sent, for the next request on a
+/// kept-alive connection) and is cleared only when the request's last byte has been parsed, which
+/// `RequestGate` reports. A client that sends leading blank lines, trickles its head or its body
+/// a byte at a time, or sends nothing, is closed when it runs out; however slowly it sends,
+/// nothing it sends moves the deadline.
+///
+/// First in the pipeline, before the HTTP decoder, so that bytes the decoder skips (the blank
+/// lines before a request line) or never completes are still under the deadline. Used only on
+/// the connection's event loop.
+final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let deadline: TimeAmount
+    private var context: ChannelHandlerContext?
+    private var timer: Scheduled<Void>?
+
+    init(deadline: TimeAmount) {
+        self.deadline = deadline
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        arm()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    /// The current request has arrived whole: it is no longer under the deadline.
+    func requestReceived() {
+        disarm()
+    }
+
+    /// A response was sent: the next request (or the connection's close) is due within the deadline.
+    func awaitingRequest() {
+        arm()
+    }
+
+    private func arm() {
+        guard let context else { return }
+        timer?.cancel()
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: deadline) {
+            bound.value.close(promise: nil)
+        }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+}
