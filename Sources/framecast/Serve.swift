@@ -97,6 +97,9 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         _ = try numbers()
+        for name in allowHosts {
+            if let problem = ServerConfiguration.allowHostProblem(name) { throw StartupFailure(problem).exitCode }
+        }
         if auth != nil, htpasswd != nil { throw ValidationError("give either --auth or --htpasswd, not both") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")

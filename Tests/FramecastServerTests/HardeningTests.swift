@@ -174,6 +174,31 @@ import Testing
         }
     }
 
+    /// What the fuzzer found the host-name reader let through, and --allow-host values that are no
+    /// host name (refused at start-up, exit status 2).
+    @Test func hostNamesAreReadStrictly() async throws {
+        for bad in ["[\u{FF46}::1]", "[]", "[...]", "localhost:99999", "-", "..", "a b", "http://cam.local/", "cam\n", ""] {
+            #expect(ServerConfiguration.allowHostProblem(bad) != nil, "\(bad.debugDescription) was taken for a host name")
+        }
+        for good in ["cam.local", "CAM.local:8080", "[::1]", "[fe80::1]:80", "192.168.1.20"] {
+            #expect(ServerConfiguration.allowHostProblem(good) == nil, "\(good)")
+        }
+        let (status, _, error) = try await FramecastProcess.runToExit(["--allow-host", "http://cam.local/", "--check"])
+        #expect(status == 2 && error.contains("--allow-host"), "\(status) \(error)")
+    }
+
+    @Test func mjpgStreamerActionsThatAreNoStreamNumberAre400() async throws {
+        try await TestServer.run(pipeline: TestPipelines.pattern(width: 160, height: 120)) { server in
+            for (action, expected) in [
+                ("stream_abc", 400), ("stream_", 400), ("stream_-1", 400), ("stream_99999999999999999999", 400), ("brew", 400),
+                ("stream_1", 404), ("snapshot_7", 404), ("snapshot_0", 200),
+            ] {
+                let status = try await server.get("/?action=\(action)").0.status
+                #expect(status == expected, "\(action)")
+            }
+        }
+    }
+
     @Test func onOtherBindsAllowHostRestrictsTheNamesServed() async throws {
         try await TestServer.run(pipeline: TestPipelines.pattern(width: 160, height: 120), configure: { $0.host = "0.0.0.0" }) { server in
             let raw = "GET /api/status HTTP/1.1\r\nHost: any.example\r\nConnection: close\r\n\r\n"

@@ -48,26 +48,26 @@ import Testing
             return (0..<Int(random.next() % 2000)).map { _ in UInt8.random(in: 0...255, using: &random) }
         case 1:  // an absurd query string
             let query = String(repeating: "a=1&", count: Int(random.next() % 5000))
-            return Array("GET \(path)?\(query) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+            return Array("GET \(path)?\(query) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         case 2:  // oversized header
             let value = String(repeating: "x", count: 70_000 + Int(random.next() % 100_000))
-            return Array("GET \(path) HTTP/1.1\r\nHost: x\r\nX-Big: \(value)\r\n\r\n".utf8)
+            return Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(value)\r\n\r\n".utf8)
         case 3:  // too many headers
             let headers = (0..<(1000 + Int(random.next() % 2000))).map { "X-\($0): y\r\n" }.joined()
-            return Array("GET \(path) HTTP/1.1\r\nHost: x\r\n\(headers)\r\n".utf8)
+            return Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)\r\n".utf8)
         case 4:  // broken request line
             return Array("\(methods.randomElement(using: &random)!) \(path)  HTTP/9.9 extra\r\n\r\n".utf8)
         case 5:  // bad percent encodings and control characters in the path
-            return Array("GET /%\(Int(random.next() % 256))/\u{7F}/%c0%ae%c0%ae/ HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+            return Array("GET /%\(Int(random.next() % 256))/\u{7F}/%c0%ae%c0%ae/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         case 6:  // invalid framing for the body
-            return Array("POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".utf8)
+            return Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".utf8)
         case 7:  // bad query values
             let values = ["fps=-1", "fps=1e999", "framing=%00", "max_age=99999999999999999999", "fps=&fps=", "action=stream_99999999999999999999"]
-            return Array("GET \(path)?\(values.randomElement(using: &random)!) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+            return Array("GET \(path)?\(values.randomElement(using: &random)!) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         case 8:  // a valid method with a mangled header block
             return Array("\(methods.randomElement(using: &random)!) \(path) HTTP/1.1\r\nHost x\r\n: empty\r\n\r\n".utf8)
         default:  // a truncated request, then the connection closes
-            let full = Array("GET \(path) HTTP/1.1\r\nHost: x\r\nUser-Agent: fuzz\r\n\r\n".utf8)
+            let full = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: fuzz\r\n\r\n".utf8)
             return Array(full.prefix(Int(random.next() % UInt64(full.count))))
         }
     }
@@ -112,7 +112,7 @@ import Testing
 
     @Test func aSlowHeaderSenderIsClosedAtTheHeaderDeadlineEvenWhileItKeepsSending() async throws {
         try await TestServer.run(pipeline: TestPipelines.pattern(), configure: { $0.headerTimeout = 1 }) { server in
-            let client = try StalledClient(port: server.port, request: Array("GET / HTTP/1.1\r\nHost: x\r\n".utf8))
+            let client = try StalledClient(port: server.port, request: Array("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n".utf8))
             let started = Date()
             var closedAfter: Double?
             // One more header line every 200 ms, never the blank line that ends the headers.

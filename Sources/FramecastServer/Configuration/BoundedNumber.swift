@@ -75,11 +75,11 @@ public struct BoundedNumber: Sendable, Equatable {
         return Double(text)
     }
 
-    /// At most 40 characters of what was sent, control characters shown as `?`: it goes back to
-    /// the sender and into logs.
+    /// At most 40 characters of what was sent, anything but printable ASCII shown as `?`: it goes
+    /// back to the sender and into logs.
     static func quotable(_ text: String) -> String {
         let shown = text.unicodeScalars.prefix(40).map { scalar -> String in
-            scalar.value < 0x20 || scalar.value == 0x7F || scalar == "'" ? "?" : String(scalar)
+            scalar.value < 0x20 || scalar.value >= 0x7F || scalar == "'" ? "?" : String(scalar)
         }.joined()
         return text.unicodeScalars.count > 40 ? shown + "…" : shown
     }

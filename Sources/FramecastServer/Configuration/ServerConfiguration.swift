@@ -46,3 +46,12 @@ public struct ServerConfiguration: Sendable {
         self.init(streams: [StreamDefinition(name: "main", pipeline: pipeline)])
     }
 }
+
+extension ServerConfiguration {
+    /// Why an `--allow-host` value cannot be served (it is no host name), or nil.
+    public static func allowHostProblem(_ value: String) -> String? {
+        HostPolicy.hostName(of: value) == nil
+            ? "--allow-host takes a host name such as cam.example.org or 192.168.1.20 (a port is ignored), not '\(BoundedNumber.quotable(value))'"
+            : nil
+    }
+}

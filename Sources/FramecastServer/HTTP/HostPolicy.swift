@@ -81,7 +81,9 @@ struct HostPolicy: Sendable, Equatable {
                 guard rest.hasPrefix(":") else { return nil }
                 port = rest.dropFirst()
             }
-            guard name.dropFirst().dropLast().allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+            let inner = name.dropFirst().dropLast()
+            guard inner.contains(":"), inner.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) || $0 == ":" || $0 == "." })
+            else { return nil }
         } else {
             if let colon = text.firstIndex(of: ":") {
                 name = text[..<colon]
@@ -90,10 +92,11 @@ struct HostPolicy: Sendable, Equatable {
             let allowed = name.unicodeScalars.allSatisfy { scalar in
                 ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "." || scalar == "_"
             }
-            guard !name.isEmpty, allowed else { return nil }
+            guard allowed, name.contains(where: { $0.isLetter || $0.isNumber }) else { return nil }
         }
         if let port {
-            guard !port.isEmpty, port.count <= 5, port.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) else { return nil }
+            guard !port.isEmpty, port.count <= 5, port.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }), let number = Int(port), number <= 65535
+            else { return nil }
         }
         return String(name)
     }

@@ -25,7 +25,7 @@ struct MjpgStreamerAction: Equatable, Sendable {
             let suffix = action[action.index(after: underscore)...]
             // Digits only, at most 9 (no sign, no overflow): anything else is no stream number.
             guard !suffix.isEmpty, suffix.count <= 9, suffix.utf8.allSatisfy({ (48...57).contains($0) }), let number = Int(suffix) else {
-                return .failure(Verb(rawValue: String(name)) == nil ? .unknownAction(action) : .noSuchStream(String(suffix), count: streamCount))
+                return .failure(.unknownAction(action))
             }
             index = number
         } else {
