@@ -51,7 +51,7 @@ public func buildApplication(
     MetricsController(registry: registry).addRoutes(to: router)
 
     // A router of its own: only `/ws` upgrades; everything else stays plain HTTP.
-    let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+    let webSocketRouter = Router(context: FramecastWebSocketRequestContext.self)
     if let access = configuration.access {
         webSocketRouter.middlewares.add(BasicAuthMiddleware(access: access))
     }

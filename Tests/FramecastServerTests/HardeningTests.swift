@@ -171,6 +171,8 @@ import Testing
             }
             let missing = try await withHTTPRequest(port: server.port, path: "/", rawRequest: "GET /api/status HTTP/1.1\r\n\r\n") { $0.head.status }
             #expect(missing == 400)
+            let twice = "GET /api/status HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n"
+            #expect(try await withHTTPRequest(port: server.port, path: "/", rawRequest: twice) { $0.head.status } == 400)
         }
     }
 

@@ -3,17 +3,34 @@ import HummingbirdBcrypt
 import Synchronization
 
 /// Who may use the server: HTTP Basic credentials from `--auth user:password` or an htpasswd file
-/// of bcrypt entries (`htpasswd -B`).
+/// of bcrypt entries (`htpasswd -B`), and the state that keeps checking them cheap and safe:
+///
+/// - bcrypt runs on a worker thread of its own with a bounded queue (`AuthBcryptWorker`), never
+///   on Swift's shared concurrency pool;
+/// - an unknown user is checked against a stand-in hash of the file's highest cost, so it takes
+///   as long as a wrong password (no user-name oracle);
+/// - a verified Authorization header passes without bcrypt for a few minutes
+///   (`AuthCredentialCache`);
+/// - an address with too many recent failures is refused without a check (`AuthFailureThrottle`).
+///
+/// `--auth`'s plain password is compared in constant time: cheap, so neither cached nor queued,
+/// but throttled like the rest.
 public final class AccessControl: Sendable {
-    private enum Secret: Sendable {
-        case plain([UInt8])
-        case bcrypt(String)
+    private enum Credentials: Sendable {
+        case plain(user: [UInt8], password: [UInt8])
+        /// Hashes by user, and the stand-in hash checked for users the file does not hold.
+        case bcrypt(users: [String: String], unknownUser: String)
     }
 
-    private let users: [String: Secret]
-    /// Successful bcrypt checks, keyed by a per-process seeded hash of user and password: a bcrypt
-    /// check costs milliseconds to a quarter second, and the page polls every second.
-    private let verified = Mutex(Set<Int>())
+    /// The throttle's bucket for requests whose context cannot say where they came from.
+    static let unknownAddress = "(unknown address)"
+
+    private let credentials: Credentials
+    let limits: AuthLimits
+    private let worker: AuthBcryptWorker
+    private let cache: Mutex<AuthCredentialCache>
+    private let throttle: Mutex<AuthFailureThrottle>
+    private let bcryptRuns = Atomic(0)
 
     public enum Failure: Error, Sendable, CustomStringConvertible {
         case badAuthOption
@@ -31,62 +48,113 @@ public final class AccessControl: Sendable {
         }
     }
 
-    private init(users: [String: Secret]) {
-        self.users = users
+    private init(credentials: Credentials, limits: AuthLimits) {
+        self.credentials = credentials
+        self.limits = limits
+        worker = AuthBcryptWorker(capacity: limits.pendingChecks)
+        cache = Mutex(AuthCredentialCache(lifetime: limits.cacheLifetime, capacity: limits.cacheCapacity))
+        throttle = Mutex(
+            AuthFailureThrottle(failuresAllowed: limits.failuresAllowed, window: limits.failureWindow, trackedAddresses: limits.trackedAddresses))
     }
 
     /// `--auth user:password`.
     public static func single(_ option: String) throws(Failure) -> AccessControl {
+        try single(option, limits: .standard)
+    }
+
+    static func single(_ option: String, limits: AuthLimits) throws(Failure) -> AccessControl {
         guard let colon = option.firstIndex(of: ":"), colon != option.startIndex else { throw .badAuthOption }
-        let user = String(option[..<colon])
-        let password = String(option[option.index(after: colon)...])
-        return AccessControl(users: [user: .plain(Array(password.utf8))])
+        let user = Array(option[..<colon].utf8)
+        let password = Array(option[option.index(after: colon)...].utf8)
+        return AccessControl(credentials: .plain(user: user, password: password), limits: limits)
     }
 
     /// `--htpasswd FILE`: `user:$2y$…` lines (bcrypt only: the other htpasswd formats are weak).
+    /// Makes the stand-in hash for unknown users here, once: one bcrypt hash at the file's highest
+    /// cost (a quarter of a second at cost 12).
     public static func htpasswd(path: String) throws(Failure) -> AccessControl {
-        let text: String
+        try htpasswd(path: path, limits: .standard)
+    }
+
+    /// Larger than any sensible user list: `/dev/zero` given by mistake is refused, not read forever.
+    private static let maximumFileSize = 16 << 20
+
+    static func htpasswd(path: String, limits: AuthLimits) throws(Failure) -> AccessControl {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw .unreadable(path, FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+        }
+        defer { try? handle.close() }
+        let data: Data
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            data = try handle.read(upToCount: maximumFileSize + 1) ?? Data()
         } catch {
             throw .unreadable(path, (error as NSError).localizedDescription)
         }
-        var users: [String: Secret] = [:]
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let entry = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if entry.isEmpty || entry.hasPrefix("#") { continue }
-            guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex else {
-                throw .badLine(path, index + 1, "expected USER:HASH")
+        guard data.count <= maximumFileSize else { throw .unreadable(path, "larger than \(maximumFileSize >> 20) MiB") }
+        guard let text = String(data: data, encoding: .utf8) else { throw .unreadable(path, "not UTF-8 text") }
+        let entries: [HtpasswdFile.Entry]
+        do {
+            entries = try HtpasswdFile.parse(text: text, path: path)
+        } catch {
+            switch error {
+            case .badLine(let path, let line, let problem): throw .badLine(path, line, problem)
+            case .empty(let path): throw .empty(path)
             }
-            var hash = String(entry[entry.index(after: colon)...])
-            guard hash.hasPrefix("$2y$") || hash.hasPrefix("$2b$") || hash.hasPrefix("$2a$") else {
-                throw .badLine(path, index + 1, "only bcrypt entries are accepted (create them with `htpasswd -B`)")
-            }
-            // $2y$ (Apache's name) is the same algorithm as $2b$, which the checker knows.
-            if hash.hasPrefix("$2y$") { hash = "$2b$" + hash.dropFirst(4) }
-            users[String(entry[..<colon])] = .bcrypt(hash)
         }
-        guard !users.isEmpty else { throw .empty(path) }
-        return AccessControl(users: users)
+        let users = Dictionary(entries.map { ($0.user, $0.hash) }, uniquingKeysWith: { first, _ in first })
+        let cost = entries.map(\.cost).max() ?? HtpasswdFile.costs.lowerBound
+        let standIn = Bcrypt.hash(UUID().uuidString + UUID().uuidString, cost: UInt8(cost))
+        return AccessControl(credentials: .bcrypt(users: users, unknownUser: standIn), limits: limits)
     }
 
-    /// Whether `user` with `password` may in.
-    func permits(user: String, password: String) -> Bool {
-        switch users[user] {
-        case .none:
-            return false
-        case .plain(let expected):
-            return Self.constantTimeEqual(expected, Array(password.utf8))
-        case .bcrypt(let hash):
-            var hasher = Hasher()
-            hasher.combine(user)
-            hasher.combine(password)
-            let key = hasher.finalize()
-            if verified.withLock({ $0.contains(key) }) { return true }
-            guard Bcrypt.verify(password, hash: hash) else { return false }
-            verified.withLock { _ = $0.insert(key) }
-            return true
+    /// Decides for `user` and `password`, which came in `header` (the whole Authorization value,
+    /// the cache's key) from `address` (nil: unknown, see `unknownAddress`).
+    func authorize(user: String, password: String, header: String, address: String?) async -> AuthDecision {
+        let client = address ?? Self.unknownAddress
+        switch credentials {
+        case .plain(let expectedUser, let expectedPassword):
+            if let wait = throttle.withLock({ $0.refusal(client, now: .now) }) { return .throttled(retryAfter: wait) }
+            // Both compared, whatever the user name says.
+            let userMatches = Self.constantTimeEqual(expectedUser, Array(user.utf8))
+            let passwordMatches = Self.constantTimeEqual(expectedPassword, Array(password.utf8))
+            return settle(userMatches && passwordMatches, client: client)
+        case .bcrypt(let users, let unknownUser):
+            let (key, remembered) = cache.withLock { cache in
+                let key = cache.key(header)
+                return (key, cache.contains(key, now: .now))
+            }
+            // A remembered header is no guess: it passes even while its address is refused.
+            if remembered { return settle(true, client: client) }
+            if let wait = throttle.withLock({ $0.refusal(client, now: .now) }) { return .throttled(retryAfter: wait) }
+            let hash = users[user]
+            let verified = await worker.verify(key) { [self] in
+                bcryptRuns.add(1, ordering: .relaxed)
+                // The check runs for unknown users too, against the stand-in: same cost, same time.
+                let matches = Bcrypt.verify(password, hash: hash ?? unknownUser) && hash != nil
+                // Remembered before the waiters resume, so a request right behind finds it.
+                if matches { cache.withLock { $0.insert(key, now: .now) } }
+                return matches
+            }
+            guard let verified else { return .busy }
+            return settle(verified, client: client)
         }
+    }
+
+    private func settle(_ matches: Bool, client: String) -> AuthDecision {
+        if matches {
+            throttle.withLock { $0.forgive(client) }
+            return .allow
+        }
+        return .deny(blockedFor: throttle.withLock { $0.recordFailure(client, now: .now) })
+    }
+
+    /// bcrypt checks run so far (tests prove what ran and what did not).
+    var bcryptChecks: Int { bcryptRuns.load(ordering: .relaxed) }
+
+    /// The cost of the stand-in hash for unknown users (nil with `--auth`).
+    var unknownUserCost: Int? {
+        guard case .bcrypt(_, let unknownUser) = credentials else { return nil }
+        return Int(unknownUser.dropFirst(4).prefix(2))
     }
 
     private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -17,3 +17,7 @@ public struct FramecastRequestContext: ChannelRequestContext {
         channel = source.channel
     }
 }
+
+extension FramecastRequestContext: AuthRequestContext {
+    var authClientAddress: String? { AuthClientAddress.key(channel.remoteAddress) }
+}

@@ -86,7 +86,10 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     private func refusal(of head: HTTPRequestHead) -> (HTTPResponseStatus, String)? {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         if let problem = RequestPath.problem(in: path) { return (.badRequest, problem) }
-        let host = head.headers.first(name: "host")
+        let hosts = head.headers["host"]
+        // Two Host headers could be read differently by a proxy in front and by us (RFC 9112, 3.2).
+        if hosts.count > 1 { return (.badRequest, "a request carries one Host header") }
+        let host = hosts.first
         if case .refuse(let status, let reason) = policy.checkHost(host, version11: head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)) {
             return (HTTPResponseStatus(statusCode: status), reason)
         }

@@ -20,7 +20,7 @@ struct WallSocketController {
     /// server resources and says nothing about what it wants.
     var subscribeTimeout: Duration = .seconds(10)
 
-    func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
+    func addRoutes(to router: Router<FramecastWebSocketRequestContext>) {
         router.ws("/ws") { inbound, outbound, context in
             try await serve(inbound: inbound, outbound: outbound, logger: context.logger)
         }
