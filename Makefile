@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Extra arguments for `make run`, e.g. make run ARGS="--pipeline-file pipelines/camera.pipeline"
 ARGS ?=
 
-.PHONY: all deps build release run test browser-test check bench bench-quick clean
+.PHONY: all deps build release run test browser-test fuzz check bench bench-quick clean
 
 all: build
 
@@ -25,6 +25,7 @@ run: release
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	Fuzz/run.sh
 	Tests/Browser/run.sh
 
 browser-test: deps
@@ -39,9 +40,54 @@ bench: release
 bench-quick: release
 	BENCH_QUICK=1 $(MAKE) -C bench FRAMECAST=$(CURDIR)/.build/release/framecast
 
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every parser that reads outside input,
+# FUZZ_SECONDS (default 20) per target: make fuzz FUZZ_SECONDS=600 for a long run. See Fuzz/run.sh.
+fuzz: deps
+	Fuzz/run.sh
+
 # Validates every shipped pipeline file.
 check: build
 	@for file in pipelines/*.pipeline; do .build/debug/framecast --check --pipeline-file $$file || exit 1; done
+
+# The Swift suites under ThreadSanitizer, then under AddressSanitizer, each in its own scratch
+# directory (every dependency is rebuilt sanitized: 10+ minutes each on two cores). Both halves
+# always run; the target fails if either does. Sanitizer reports, the test process's and those of
+# the framecast/PipelineCycles children the tests start, go to .build-{t,a}san/reports/ and are
+# printed at the end. SANITIZE_TEST_ARGS narrows the run, e.g.
+#   make test-sanitize SANITIZE_TEST_ARGS='--filter "FrameHub|Lifecycle|Churn"'
+# TSan: halt_on_error=0 so one run lists every race (a 20-minute run that stopped at the first one
+# would need a rebuild-free rerun per race); the process still exits 66 when it reported any.
+# Suppressions (scripts/tsan.supp) cover only races inside GStreamer/GLib's own threads.
+# ASan: detect_leaks=0 because GStreamer/GLib/fontconfig keep process-lifetime caches (type
+# registry, plugin registry, Pango fonts) that LeakSanitizer reports as leaks at exit; leaks of
+# GStreamer objects are checked by PipelineCycleTests with GStreamer's own leak tracer instead.
+SANITIZE_TEST_ARGS ?=
+TSAN_OPTIONS_FRAMECAST = halt_on_error=0 second_deadlock_stack=1 history_size=4 \
+	suppressions=$(CURDIR)/scripts/tsan.supp log_path=$(CURDIR)/.build-tsan/reports/tsan
+ASAN_OPTIONS_FRAMECAST = detect_leaks=0 halt_on_error=1 detect_stack_use_after_return=0 \
+	log_path=$(CURDIR)/.build-asan/reports/asan
+
+.PHONY: test-sanitize test-sanitize-thread test-sanitize-address
+
+test-sanitize: deps
+	@status=0; \
+	$(MAKE) --no-print-directory test-sanitize-thread || status=1; \
+	$(MAKE) --no-print-directory test-sanitize-address || status=1; \
+	exit $$status
+
+test-sanitize-thread: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	rm -rf .build-tsan/reports && mkdir -p .build-tsan/reports
+	TSAN_OPTIONS="$(TSAN_OPTIONS_FRAMECAST)" \
+		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --no-parallel $(SANITIZE_TEST_ARGS); \
+	status=$$?; scripts/sanitizer-reports.sh .build-tsan/reports ThreadSanitizer || status=1; exit $$status
+
+test-sanitize-address: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	rm -rf .build-asan/reports && mkdir -p .build-asan/reports
+	ASAN_OPTIONS="$(ASAN_OPTIONS_FRAMECAST)" \
+		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --no-parallel $(SANITIZE_TEST_ARGS); \
+	status=$$?; scripts/sanitizer-reports.sh .build-asan/reports AddressSanitizer || status=1; exit $$status
 
 clean:
 	rm -rf .build
