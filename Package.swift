@@ -79,6 +79,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Starts and stops a stream's pipeline many times, then shuts GStreamer down for its leak
+        // tracer: run as a child process by PipelineCycleTests.
+        .executableTarget(
+            name: "PipelineCycles",
+            dependencies: [
+                "FramecastServer",
+                "MediaPipeline",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            path: "Tests/PipelineCycles",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MediaPipelineTests",
             dependencies: ["MediaPipeline"],
@@ -90,6 +103,7 @@ let package = Package(
                 "FramecastServer",
                 "MediaPipeline",
                 "framecast",
+                "PipelineCycles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -52,8 +52,13 @@ enum CallbackTrampolines {
 
     /// Bus sync handler: runs on the thread that posted the message. Every message is dropped
     /// here (nobody pops the bus, so passing them on would only queue them forever).
+    ///
+    /// Returning `GST_BUS_DROP` hands the message to us: it is unreffed on every path, or it stays
+    /// alive forever and keeps its source element, and with it the whole pipeline, alive too.
     static let busSync: @convention(c) (UnsafeMutablePointer<GstBus>?, UnsafeMutablePointer<GstMessage>?, gpointer?) -> GstBusSyncReply = { _, message, userData in
-        guard let message, let userData else { return GST_BUS_DROP }
+        guard let message else { return GST_BUS_DROP }
+        defer { gst_message_unref(message) }
+        guard let userData else { return GST_BUS_DROP }
         let handler = BusBox.from(userData).handler
         switch message.pointee.type {
         case GST_MESSAGE_ERROR:

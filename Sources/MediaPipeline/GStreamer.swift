@@ -14,6 +14,15 @@ public enum GStreamer {
         _ = initialised
     }
 
+    /// Shuts GStreamer down (`gst_deinit`): the leak tracer (`GST_TRACERS=leaks`) reports the objects
+    /// still alive at this point. For leak checking only: no GStreamer call may follow, in this
+    /// process (`initialize()` does not initialise it again), so every `Pipeline` must be freed first
+    /// (see `Pipeline.liveCount`).
+    public static func deinitialize() {
+        initialize()
+        gst_deinit()
+    }
+
     /// The version of the GStreamer library this process runs, e.g. "GStreamer 1.22.0".
     public static var version: String {
         initialize()

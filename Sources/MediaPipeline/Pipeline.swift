@@ -1,5 +1,6 @@
 import CGst
 import Foundation
+import Synchronization
 
 /// One GStreamer pipeline whose element named `sink` is an appsink that yields JPEG.
 ///
@@ -16,7 +17,14 @@ public final class Pipeline: @unchecked Sendable {
     private let element: UnsafeMutablePointer<GstElement>
     private let appSink: UnsafeMutablePointer<GstAppSink>
     private let bus: UnsafeMutablePointer<GstBus>?
-    private var isStopped = true
+    /// `play()` and `stop()` run on different threads (the supervisor stops a pipeline on a worker
+    /// thread so that a stuck element cannot hold its queue), so this is atomic.
+    private let isStopped = Atomic(true)
+
+    /// Pipelines built and not yet freed in this process, validation's included: for leak checks
+    /// (a `Pipeline` kept alive by a retain cycle keeps its GStreamer pipeline alive too).
+    public static var liveCount: Int { live.load(ordering: .acquiring) }
+    private static let live = Atomic<Int>(0)
 
     /// Parses and validates a description without starting it.
     /// Throws a `PipelineError` that says what is wrong and how to fix it.
@@ -80,10 +88,14 @@ public final class Pipeline: @unchecked Sendable {
             gst_bus_set_sync_handler(
                 bus, CallbackTrampolines.busSync, BusBox(onBusEvent).retainedPointer(), CallbackTrampolines.releaseBusBox)
         }
+        Self.live.add(1, ordering: .releasing)
     }
 
     deinit {
-        stop()
+        // Unconditionally, not through `stop()`: a pipeline must be in NULL before its last unref,
+        // whatever `isStopped` says (a `play()` that raced a `stop()`, say). Cheap when already NULL.
+        isStopped.store(true, ordering: .releasing)
+        _ = gst_element_set_state(element, GST_STATE_NULL)
         if let bus {
             // Releases the bus handler's Swift context through its destroy notify.
             gst_bus_set_sync_handler(bus, nil, nil, nil)
@@ -91,12 +103,13 @@ public final class Pipeline: @unchecked Sendable {
         }
         gst_object_unref(UnsafeMutableRawPointer(appSink))
         gst_object_unref(UnsafeMutableRawPointer(element))
+        Self.live.subtract(1, ordering: .releasing)
     }
 
     /// Sets the pipeline to PLAYING. A synchronous failure (a device that cannot be opened, for
     /// one) throws; the element's own error also arrives on the bus.
     public func play() throws(PipelineError) {
-        isStopped = false
+        isStopped.store(false, ordering: .releasing)
         let result = gst_element_set_state(element, GST_STATE_PLAYING)
         if result == GST_STATE_CHANGE_FAILURE {
             throw .cannotStart("an element refused to change to PLAYING (see the error that it posted)")
@@ -106,8 +119,7 @@ public final class Pipeline: @unchecked Sendable {
     /// Sets the pipeline to NULL: streaming threads are joined, devices closed. Blocking; after it
     /// returns no sample handler runs. Idempotent.
     public func stop() {
-        guard !isStopped else { return }
-        isStopped = true
+        guard !isStopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         _ = gst_element_set_state(element, GST_STATE_NULL)
     }
 
@@ -122,7 +134,8 @@ public final class Pipeline: @unchecked Sendable {
         if let error {
             defer { g_error_free(error) }
             let message = error.pointee.message.map { String(cString: $0) } ?? "unknown parse error"
-            if let parsed { gst_object_unref(UnsafeMutableRawPointer(parsed)) }
+            // A partial pipeline comes back floating: sink it so that the unref frees it.
+            if let parsed { gst_object_unref(gst_object_ref_sink(UnsafeMutableRawPointer(parsed))) }
             guard error.pointee.domain == fc_parse_error_quark() else { throw .syntax(message) }
             switch error.pointee.code {
             case gint(GST_PARSE_ERROR_NO_SUCH_ELEMENT.rawValue):

@@ -29,13 +29,12 @@ public enum PlaceholderRenderer {
             _ = gst_element_set_state(pipeline, GST_STATE_NULL)
             gst_object_unref(UnsafeMutableRawPointer(pipeline))
         }
-        guard let caption = gst_bin_get_by_name(fc_as_bin(pipeline), "caption"),
-            let sinkElement = gst_bin_get_by_name(fc_as_bin(pipeline), "sink")
-        else { return nil }
-        defer {
-            gst_object_unref(UnsafeMutableRawPointer(caption))
-            gst_object_unref(UnsafeMutableRawPointer(sinkElement))
-        }
+        // Each lookup is a full reference, released on its own: one guard over both would leak the
+        // first when the second fails.
+        guard let caption = gst_bin_get_by_name(fc_as_bin(pipeline), "caption") else { return nil }
+        defer { gst_object_unref(UnsafeMutableRawPointer(caption)) }
+        guard let sinkElement = gst_bin_get_by_name(fc_as_bin(pipeline), "sink") else { return nil }
+        defer { gst_object_unref(UnsafeMutableRawPointer(sinkElement)) }
         // Set as a property, not inside the description: no quoting of the text to get wrong.
         gst_util_set_object_arg(UnsafeMutableRawPointer(caption).assumingMemoryBound(to: GObject.self), "text", text)
         guard let appSink = fc_as_app_sink(sinkElement),
