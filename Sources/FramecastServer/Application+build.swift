@@ -31,6 +31,7 @@ public func buildApplication(
     let snapshots = SnapshotController<FramecastRequestContext>(catalog: catalog)
     // Order matters: middleware wraps only what is added after it.
     router.middlewares.add(HeadMiddleware())
+    router.middlewares.add(RefusalMiddleware())
     if let origin = configuration.allowOrigin {
         router.middlewares.add(CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType], allowMethods: [.get, .head], allowCredentials: configuration.access != nil))
     }

@@ -155,6 +155,7 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw StartupFailure(error.description).exitCode
         }
+        if let warning = configuration.access?.mixedCostWarning { logger.warning("\(warning)") }
         if configuration.access == nil, host != "127.0.0.1", host != "localhost", host != "::1" {
             logger.warning("listening on \(host) without authentication: anyone who can reach it sees the cameras (--auth or --htpasswd)")
         }

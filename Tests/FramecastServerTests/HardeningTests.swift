@@ -265,6 +265,80 @@ import Testing
         }
     }
 
+    // MARK: - What a second review found
+
+    /// An `Upgrade` header that does not upgrade once removed the gate for the rest of the
+    /// connection: Host, path and deadline checks were gone.
+    @Test func anUpgradeHeaderThatDoesNotUpgradeKeepsEveryCheck() async throws {
+        try await TestServer.run(pipeline: TestPipelines.pattern(width: 160, height: 120), configure: { $0.headerTimeout = 1 }) { server in
+            for upgrade in ["WebSocket", "h2c, websocket", "websocket"] {
+                let raw = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                    + "GET /healthz HTTP/1.1\r\nHost: localhost\r\nUpgrade: \(upgrade)\r\n\r\n"
+                    + "GET /api/status HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+                let text = String(decoding: try await withDeadline(15, upgrade) { try rawExchange(port: server.port, Array(raw.utf8)) }, as: UTF8.self)
+                #expect(!text.contains("\"pipeline\""), "Upgrade: \(upgrade) let a foreign Host read the status: \(text.prefix(400))")
+            }
+            // The first request with an Upgrade but no `Connection: upgrade` is plain HTTP: the
+            // checks stay for the next one.
+            let raw = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\r\n"
+                + "GET /api/status HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+            let text = String(decoding: try rawExchange(port: server.port, Array(raw.utf8)), as: UTF8.self)
+            #expect(!text.contains("\"pipeline\""), "\(text.prefix(400))")
+            // And a trickled body on such a connection still runs into the deadline.
+            let trickler = try StalledClient(
+                port: server.port,
+                request: Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\nUpgrade: WebSocket\r\n\r\nPOST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n".utf8))
+            try await eventually(6, "the trickler closed") {
+                trickler.sendNow(Array("x".utf8))
+                return trickler.drainsToEndOfFile(within: 0.1)
+            }
+        }
+    }
+
+    /// The deadline was set again when a response was queued, not sent, and while pipelined
+    /// requests were still being answered: a slow answer was cut short.
+    @Test func pipelinedRequestsAreAnsweredInOrderEvenPastTheDeadline() async throws {
+        // One frame every two seconds: a snapshot captured after the request takes up to 2 s.
+        try await TestServer.run(pipeline: TestPipelines.pattern(width: 160, height: 120, fps: "1/2"), configure: { $0.headerTimeout = 1 }) { server in
+            let raw = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                + "GET /snapshot?max_age=0 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                + "GET /api/status HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+            let bytes = try await withDeadline(20, "pipelined") { try rawExchange(port: server.port, Array(raw.utf8)) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            // In order: the health check, the snapshot (2 s later, past the 1 s deadline), then the
+            // refusal of the foreign Host; then the connection closes.
+            #expect(statuses == ["200", "200", "421"], "\(statuses) \(text.prefix(300).debugDescription)")
+        }
+    }
+
+    @Test func refusedRequestsLogNoErrorAndAnAbsoluteTargetsHostIsChecked() async throws {
+        let process = try await FramecastProcess.serve(["--pipeline", TestPipelines.pattern(width: 160, height: 120)])
+        defer { process.terminate() }
+        for _ in 0..<20 {
+            let raw = "GET /api/status HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+            #expect(try await withHTTPRequest(port: process.port, path: "/", rawRequest: raw) { $0.head.status } == 421)
+        }
+        let absolute = "GET http://evil.example/api/status HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        #expect(try await withHTTPRequest(port: process.port, path: "/", rawRequest: absolute) { $0.head.status } == 421)
+        let own = "GET http://localhost/api/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        #expect(try await withHTTPRequest(port: process.port, path: "/", rawRequest: own) { $0.head.status } == 200)
+        #expect(try await process.server.get("/api/status").0.status == 200)
+        #expect(!process.standardErrorText.contains(" error "), "\(process.standardErrorText.suffix(600))")
+    }
+
+    /// Sockets that asked only for streams that do not exist held `--max-clients` slots.
+    @Test func webSocketsWantingOnlyUnknownStreamsHoldNoSlot() async throws {
+        try await TestServer.run(pipeline: TestPipelines.pattern(width: 160, height: 120), configure: { $0.maxClients = 1 }) { server in
+            try await withHTTPRequest(port: server.port, path: "/ws", headers: WebSocketTestClient.upgradeHeaders) { reader in
+                try await WebSocketTestClient.sendText("{\"streams\": [\"nope\"]}", on: reader)
+                guard case .text(let reply) = try await WebSocketTestClient.next(&reader) else { throw HTTPTestError.malformed("no reply") }
+                #expect(reply.contains("no such stream"))
+                try await server.stream { reader, parts in _ = try #require(try await parts.next(&reader)) }
+            }
+        }
+    }
+
     /// `/app.js%00.html` was served as text/html.
     @Test(arguments: ["/app.js%00.html", "/app.js%00", "/%0d%0aSet-Cookie:x", "/index.html%7f", "/app.js%1b", "/%zz", "/app.js%0"])
     func pathsWithControlCharactersAre400(path: String) async throws {
@@ -287,6 +361,11 @@ import Testing
         #expect(!lines.contains { $0.hasPrefix("2026-12-01T00:00:00") }, "a forged line reached the log")
         #expect(!process.standardErrorText.contains("\u{1B}"))
         #expect(process.standardErrorText.contains("evil\\n2026"))
+        // A user name with spaces and `=` stays one quoted field (a log reader cannot take a
+        // forged `address=` for the real one).
+        let fields = "Basic " + Data("eve address=10.9.9.9 x:y".utf8).base64EncodedString()
+        #expect(try await process.server.get("/api/status", headers: ["Authorization": fields]).0.status == 401)
+        try await eventually(5, "the quoted user logged") { process.standardErrorText.contains("user=\"eve address=10.9.9.9 x\"") }
     }
 
     /// Camera passwords in pipeline URLs stay out of the status API and `--check`'s output.
@@ -302,6 +381,15 @@ import Testing
         #expect(status == 0)
         #expect(!output.contains("s3cret") && output.contains("admin:***@"), "\(output)")
         #expect(CredentialMask.mask("a http://u@h/x b rtsp://u:p@h:1 c://") == "a http://***@h/x b rtsp://u:***@h:1 c://")
+        for (text, secret) in [
+            ("location=http://cam.local/x?user=admin&pwd=s3cret&x=1", "s3cret"), ("rtspsrc user-pw=s3cret user-id=admin", "s3cret"),
+            ("souphttpsrc proxy-pw=s3cret2", "s3cret2"), ("location=\"http://admin:s3 cret@cam.local/x\"", "s3 cret"),
+            ("password='a b c' x", "a b c"), ("https://cam/?token=abc123", "abc123"),
+        ] {
+            let masked = CredentialMask.mask(text)
+            #expect(!masked.contains(secret), "\(text) → \(masked)")
+        }
+        #expect(CredentialMask.mask("x264enc key-int-max=30 bypass=1") == "x264enc key-int-max=30 bypass=1")
     }
 }
 

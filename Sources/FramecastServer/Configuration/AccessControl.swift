@@ -48,8 +48,9 @@ public final class AccessControl: Sendable {
         }
     }
 
-    private init(credentials: Credentials, limits: AuthLimits) {
+    private init(credentials: Credentials, limits: AuthLimits, costs: [Int] = []) {
         self.credentials = credentials
+        self.costs = costs
         self.limits = limits
         worker = AuthBcryptWorker(capacity: limits.pendingChecks)
         cache = Mutex(AuthCredentialCache(lifetime: limits.cacheLifetime, capacity: limits.cacheCapacity))
@@ -104,28 +105,41 @@ public final class AccessControl: Sendable {
         let users = Dictionary(entries.map { ($0.user, $0.hash) }, uniquingKeysWith: { first, _ in first })
         let cost = entries.map(\.cost).max() ?? HtpasswdFile.costs.lowerBound
         let standIn = Bcrypt.hash(UUID().uuidString + UUID().uuidString, cost: UInt8(cost))
-        return AccessControl(credentials: .bcrypt(users: users, unknownUser: standIn), limits: limits)
+        return AccessControl(credentials: .bcrypt(users: users, unknownUser: standIn), limits: limits, costs: Set(entries.map(\.cost)).sorted())
+    }
+
+    /// The bcrypt costs of the htpasswd entries. More than one lets a client tell the users of a
+    /// lower cost from unknown ones by the time a wrong password takes: `framecast` warns.
+    public let costs: [Int]
+
+    /// A warning for the log when the entries' costs differ, or nil.
+    public var mixedCostWarning: String? {
+        costs.count > 1
+            ? "the htpasswd entries use bcrypt costs \(costs.map(String.init).joined(separator: ", ")): a wrong password for a user of a lower cost answers faster than for an unknown user, which tells user names apart; make every entry with the same cost (htpasswd -B -C \(costs.last ?? 12))"
+            : nil
     }
 
     /// Decides for `user` and `password`, which came in `header` (the whole Authorization value,
     /// the cache's key) from `address` (nil: unknown, see `unknownAddress`).
     func authorize(user: String, password: String, header: String, address: String?) async -> AuthDecision {
         let client = address ?? Self.unknownAddress
+        let (key, remembered) = cache.withLock { cache in
+            let key = cache.key(header)
+            return (key, cache.contains(key, now: .now))
+        }
+        // A remembered header is no guess: it passes even while its address is refused (a viewer
+        // behind the same proxy as a guesser keeps watching).
+        // It forgives nothing: the guesser's failures still count.
+        if remembered { return .allow }
+        if let wait = throttle.withLock({ $0.refusal(client, now: .now) }) { return .throttled(retryAfter: wait) }
         switch credentials {
         case .plain(let expectedUser, let expectedPassword):
-            if let wait = throttle.withLock({ $0.refusal(client, now: .now) }) { return .throttled(retryAfter: wait) }
             // Both compared, whatever the user name says.
             let userMatches = Self.constantTimeEqual(expectedUser, Array(user.utf8))
             let passwordMatches = Self.constantTimeEqual(expectedPassword, Array(password.utf8))
+            if userMatches && passwordMatches { cache.withLock { $0.insert(key, now: .now) } }
             return settle(userMatches && passwordMatches, client: client)
         case .bcrypt(let users, let unknownUser):
-            let (key, remembered) = cache.withLock { cache in
-                let key = cache.key(header)
-                return (key, cache.contains(key, now: .now))
-            }
-            // A remembered header is no guess: it passes even while its address is refused.
-            if remembered { return settle(true, client: client) }
-            if let wait = throttle.withLock({ $0.refusal(client, now: .now) }) { return .throttled(retryAfter: wait) }
             let hash = users[user]
             let verified = await worker.verify(key) { [self] in
                 bcryptRuns.add(1, ordering: .relaxed)

@@ -38,11 +38,19 @@ public struct EscapingLogHandler: LogHandler {
 
     static func escape(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
         switch value {
-        case .string(let text): .string(escape(text))
-        case .stringConvertible(let convertible): .string(escape(convertible.description))
+        case .string(let text): .string(quoted(escape(text)))
+        case .stringConvertible(let convertible): .string(quoted(escape(convertible.description)))
         case .array(let values): .array(values.map(escape))
         case .dictionary(let values): .dictionary(values.mapValues(escape))
         }
+    }
+
+    /// A metadata value printed as `key=value` among others: one holding a space, `=` or `"` is
+    /// quoted (inner quotes and backslashes escaped), so `user=eve address=10.9.9.9` cannot pass
+    /// for two fields to a log reader such as fail2ban.
+    static func quoted(_ text: String) -> String {
+        guard text.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" }) else { return text }
+        return "\"" + text.replacingBackslashesAndQuotes() + "\""
     }
 
     /// C0 and C1 control characters, DEL and the Unicode line and paragraph separators, escaped;
@@ -65,5 +73,16 @@ public struct EscapingLogHandler: LogHandler {
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
         return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+    }
+}
+
+extension String {
+    fileprivate func replacingBackslashesAndQuotes() -> String {
+        var result = ""
+        for character in self {
+            if character == "\\" || character == "\"" { result.append("\\") }
+            result.append(character)
+        }
+        return result
     }
 }

@@ -2,8 +2,8 @@ import NIOCore
 
 /// `--header-timeout`: one deadline for the whole of each request, head and body. It starts when
 /// the connection opens (and again when a response has been sent, for the next request on a
-/// kept-alive connection) and is cleared only when the request's last byte has been parsed, which
-/// `RequestGate` reports. A client that sends leading blank lines, trickles its head or its body
+/// kept-alive connection, or when a pipelined request's head arrives) and is cleared only when the
+/// request's last byte has been parsed, which `RequestGate` reports. A client that sends leading blank lines, trickles its head or its body
 /// a byte at a time, or sends nothing, is closed when it runs out; however slowly it sends,
 /// nothing it sends moves the deadline.
 ///
@@ -45,6 +45,12 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
     /// A response was sent: the next request (or the connection's close) is due within the deadline.
     func awaitingRequest() {
         arm()
+    }
+
+    /// A request began while the clock was stopped (it was pipelined behind one being answered):
+    /// its time runs from now. A clock already running keeps its earlier start.
+    func startIfStopped() {
+        if timer == nil { arm() }
     }
 
     private func arm() {

@@ -1,19 +1,27 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
 
 /// Every request's head passes here first, right after the HTTP decoder and before the WebSocket
-/// upgrade and Hummingbird: one place that refuses what no route should see, and that follows
-/// each request and response so the connection's deadline (`RequestDeadlineHandler`) covers the
-/// whole request.
+/// upgrade and Hummingbird: one place that judges what no route should see, and that follows each
+/// request and response so the connection's deadline (`RequestDeadlineHandler`) covers the whole
+/// of every request.
 ///
-/// Refused, answered at once with a JSON reason and closed:
+/// Refused (answered in order by `RefusalMiddleware`, then the connection closes):
 /// - a path with a control character, raw or percent-encoded (400),
-/// - a `Host` the server does not answer to (421; DNS rebinding, see `HostPolicy`),
+/// - a `Host` the server does not answer to, or two of them (421 / 400; DNS rebinding, see
+///   `HostPolicy`), also when an absolute-form target names the host,
 /// - a WebSocket upgrade from a foreign `Origin` (403; cross-site WebSocket hijacking).
+/// A refused request goes on to Hummingbird as an ordinary request, without its `Upgrade`, and
+/// marked with `refusalHeader`, so its answer keeps its place among pipelined responses. The gate
+/// leaves the pipeline after the first request when that is a WebSocket upgrade (see
+/// `isWebSocketUpgrade`): the connection then either stops being HTTP or is closed.
 ///
 /// A request that carries a body is answered and then closed: no route takes one, and a body
 /// trickled in a byte at a time must not keep the connection for the next request.
+///
+/// Deadline: cleared when a request has arrived whole; set again, when no request is being
+/// answered and none is half-received, once the last response's final byte has been written
+/// (not queued: a slow download of a large snapshot is not cut short).
 /// Used only on the connection's event loop.
 final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -21,18 +29,19 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum State {
-        /// Between requests.
-        case idle
-        /// The request is passed on; its response is closed after when `closeAfterResponse`.
-        case passing(closeAfterResponse: Bool, upgrade: Bool)
-        /// The request was refused and answered: the rest of it is dropped, the connection closes.
-        case refused
-    }
+    /// Set by the gate only (a client's own is removed): "STATUS reason".
+    static let refusalHeader = "X-Framecast-Refusal"
 
     private let policy: HostPolicy
-    private var state = State.idle
     private weak var deadline: RequestDeadlineHandler?
+    /// For each request whose head arrived and whose response has not ended, in order: whether
+    /// the connection closes once that response is written (a body came, or it was refused).
+    private var unanswered: [Bool] = []
+    /// A request's head arrived but not its end.
+    private var halfReceived = false
+    /// The request in progress will upgrade the connection or have it closed.
+    private var upgradeAfterEnd = false
+    private var isFirstRequest = true
 
     init(policy: HostPolicy, deadline: RequestDeadlineHandler?) {
         self.policy = policy
@@ -40,64 +49,104 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (unwrapInboundIn(data), state) {
-        case (_, .refused):
-            return
-        case (.head(let head), _):
+        switch unwrapInboundIn(data) {
+        case .head(var head):
+            let first = isFirstRequest
+            isFirstRequest = false
+            halfReceived = true
+            // Time runs for this request from here at the latest (it already does if the
+            // connection was waiting for it).
+            deadline?.startIfStopped()
+            head.headers.remove(name: Self.refusalHeader)
+            var close = Self.hasBody(head)
             if let (status, reason) = refusal(of: head) {
-                state = .refused
-                deadline?.requestReceived()
-                refuse(context: context, head: head, status: status, reason: reason)
-                return
+                close = true
+                head.headers.remove(name: "upgrade")
+                head.headers.add(name: Self.refusalHeader, value: "\(status.code) \(reason)")
+            } else if first, Self.isWebSocketUpgrade(head) {
+                // Only the first request can upgrade (Hummingbird answers a later one 307 and
+                // closes), and one that NIO's upgrader takes ends either upgraded or closed.
+                upgradeAfterEnd = true
             }
-            let upgrade = head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
-            state = .passing(closeAfterResponse: Self.hasBody(head), upgrade: upgrade)
+            unanswered.append(close)
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+        case .body:
             context.fireChannelRead(data)
-        case (.body, _):
-            context.fireChannelRead(data)
-        case (.end, let current):
+        case .end:
+            halfReceived = false
             deadline?.requestReceived()
             context.fireChannelRead(data)
-            if case .passing(_, upgrade: true) = current {
-                // The upgrade replaces HTTP on this connection: what follows is not HTTP.
+            if upgradeAfterEnd {
+                // What follows the upgrade is not HTTP: leave before the upgrader removes the
+                // decoder (whose leftover bytes would reach this handler as raw bytes).
                 context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             }
         }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .end = unwrapOutboundIn(data) else {
+        let part = unwrapOutboundIn(data)
+        guard case .end = part else {
             context.write(data, promise: promise)
             return
         }
-        let closeAfter: Bool
-        if case .passing(let close, _) = state { closeAfter = close } else { closeAfter = false }
-        state = .idle
-        if closeAfter {
-            let written = promise ?? context.eventLoop.makePromise()
-            context.write(data, promise: written)
-            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else {
-            deadline?.awaitingRequest()
-            context.write(data, promise: promise)
+        let close = unanswered.isEmpty ? false : unanswered.removeFirst()
+        let written = promise ?? context.eventLoop.makePromise()
+        context.write(data, promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            if close {
+                context.close(promise: nil)
+            } else if self.unanswered.isEmpty, !self.halfReceived {
+                // The last byte is out: the client has the deadline to send its next request.
+                self.deadline?.awaitingRequest()
+            }
         }
     }
 
     private func refusal(of head: HTTPRequestHead) -> (HTTPResponseStatus, String)? {
-        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let target = head.uri
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         if let problem = RequestPath.problem(in: path) { return (.badRequest, problem) }
         let hosts = head.headers["host"]
         // Two Host headers could be read differently by a proxy in front and by us (RFC 9112, 3.2).
         if hosts.count > 1 { return (.badRequest, "a request carries one Host header") }
-        let host = hosts.first
+        // An absolute-form target's authority replaces Host (RFC 9112, 3.2.2).
+        let host = Self.authority(ofAbsoluteTarget: target) ?? hosts.first
         if case .refuse(let status, let reason) = policy.checkHost(host, version11: head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)) {
             return (HTTPResponseStatus(statusCode: status), reason)
         }
-        let upgrade = head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
-        if upgrade, case .refuse(let status, let reason) = policy.checkWebSocketOrigin(head.headers.first(name: "origin"), host: host) {
+        if Self.upgradeProtocols(head).contains("websocket"),
+            case .refuse(let status, let reason) = policy.checkWebSocketOrigin(head.headers.first(name: "origin"), host: host)
+        {
             return (HTTPResponseStatus(statusCode: status), reason)
         }
         return nil
+    }
+
+    /// `http://host:port/path` → `host:port`; nil for an origin-form target (`/path`).
+    static func authority(ofAbsoluteTarget target: String) -> String? {
+        let lower = target.lowercased()
+        for scheme in ["http://", "https://"] where lower.hasPrefix(scheme) {
+            let rest = target.dropFirst(scheme.count)
+            return String(rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" })
+        }
+        return nil
+    }
+
+    /// The protocols of `Upgrade`, lower-case.
+    private static func upgradeProtocols(_ head: HTTPRequestHead) -> [String] {
+        head.headers["upgrade"].flatMap { $0.split(separator: ",") }.map { trimmed($0).lowercased() }
+    }
+
+    /// Whether NIO's WebSocket upgrader takes this request, which then ends upgraded or closed
+    /// (a refused upgrade is answered 400 and closed): `Connection: upgrade`, `websocket` among the
+    /// `Upgrade` protocols, one `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`. A request
+    /// missing any of them stays HTTP, and under the gate.
+    static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
+        upgradeProtocols(head).contains("websocket")
+            && head.headers["connection"].contains { $0.split(separator: ",").contains { trimmed($0).lowercased() == "upgrade" } }
+            && head.headers["sec-websocket-key"].count == 1
+            && head.headers["sec-websocket-version"] == ["13"]
     }
 
     /// Content-Length above 0 or any Transfer-Encoding: a body follows the head.
@@ -105,20 +154,12 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
         if head.headers.contains(name: "transfer-encoding") { return true }
         return head.headers["content-length"].contains { $0 != "0" }
     }
+}
 
-    private func refuse(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, reason: String) {
-        let body = (try? JSONEncoder().encode(["error": reason])) ?? Data("{}".utf8)
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(body.count))
-        headers.add(name: "Cache-Control", value: "no-store")
-        headers.add(name: "Connection", value: "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        if head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-        }
-        let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
-        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-    }
+/// A header list item without the spaces and tabs around it.
+private func trimmed(_ item: Substring) -> String {
+    var item = item
+    while let first = item.first, first == " " || first == "\t" { item.removeFirst() }
+    while let last = item.last, last == " " || last == "\t" { item.removeLast() }
+    return String(item)
 }

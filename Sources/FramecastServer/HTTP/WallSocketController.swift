@@ -68,7 +68,8 @@ struct WallSocketController {
                     try await reply(Reply(error: "send {\"streams\": [NAME, ...]} as a text message (at most \(WallSubscription.maximumStreams) names)", streams: catalog.names))
                     continue
                 }
-                if request.streams.isEmpty {
+                // Only names that exist count: a session that wants nothing real holds no slot.
+                if !request.streams.contains(where: { catalog.named($0) != nil }) {
                     ticket?.release()
                     ticket = nil
                 } else if ticket == nil {
