@@ -339,6 +339,19 @@ import Testing
         }
     }
 
+    /// A subscribed session whose client stops answering pings (and reading) is closed after
+    /// `--client-timeout`, not kept for as long as the kernel buffers hold out.
+    @Test func aSubscribedWebSocketThatAnswersNoPingIsClosed() async throws {
+        try await TestServer.run(pipeline: TestPipelines.pattern(width: 160, height: 120), configure: { $0.clientTimeout = 1 }) { server in
+            let silent = try StalledClient(
+                port: server.port, request: WebSocketTestClient.upgradeRequest() + WebSocketTestClient.textFrame("{\"streams\": [\"main\"]}"))
+            let started = Date()
+            try await eventually(10, "the silent subscriber closed") { silent.isClosedByPeer() || silent.drainsToEndOfFile(within: 0.05) }
+            let after = Date().timeIntervalSince(started)
+            #expect(after >= 0.9, "closed after \(after) s with a 1 s client timeout")
+        }
+    }
+
     /// `/app.js%00.html` was served as text/html.
     @Test(arguments: ["/app.js%00.html", "/app.js%00", "/%0d%0aSet-Cookie:x", "/index.html%7f", "/app.js%1b", "/%zz", "/app.js%0"])
     func pathsWithControlCharactersAre400(path: String) async throws {
