@@ -93,20 +93,16 @@ public struct BoundedNumber: Sendable, Equatable {
 extension Double {
     /// Seconds as whole nanoseconds, saturating instead of trapping: for values that were not read
     /// through `BoundedNumber` (a configuration built in code).
-    var saturatingNanoseconds: Int64 {
-        guard self.isFinite else { return self > 0 ? Int64.max : 0 }
-        let nanoseconds = self * 1e9
-        if nanoseconds >= 9.2e18 { return Int64.max }
-        if nanoseconds <= 0 { return 0 }
-        return Int64(nanoseconds)
-    }
+    var saturatingNanoseconds: Int64 { saturatingWhole(times: 1e9) }
 
     /// Seconds as whole milliseconds, saturating.
-    var saturatingMilliseconds: Int64 {
-        guard self.isFinite else { return self > 0 ? Int64.max : 0 }
-        let milliseconds = self * 1e3
-        if milliseconds >= 9.2e18 { return Int64.max }
-        if milliseconds <= 0 { return 0 }
-        return Int64(milliseconds)
+    var saturatingMilliseconds: Int64 { saturatingWhole(times: 1e3) }
+
+    /// `self * scale` as a whole number in `0...Int64.max`: NaN and negatives are 0, anything too
+    /// large (infinity included) is `Int64.max`.
+    private func saturatingWhole(times scale: Double) -> Int64 {
+        let scaled = self * scale
+        guard !scaled.isNaN, scaled > 0 else { return 0 }
+        return scaled >= 9.2e18 ? Int64.max : Int64(scaled)
     }
 }
