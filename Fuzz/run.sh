@@ -27,7 +27,7 @@ export SWIFT_BACKTRACE=enable=no
 server=Sources/FramecastServer
 media=Sources/MediaPipeline
 support=Fuzz/Support/FuzzInput.swift
-numbers="Fuzz/Support/BoundedNumberChecks.swift $server/Configuration/BoundedNumber.swift $server/Configuration/Limits.swift"
+numbers="Fuzz/Support/BoundedNumberChecks.swift $server/Configuration/BoundedNumber.swift $server/Configuration/Limits.swift $server/HTTP/EchoedText.swift"
 template="$media/PipelineTemplate.swift $media/PipelineVariables.swift $media/PipelineError.swift"
 
 # NAME and the project files its harness needs, in the order they run.
@@ -37,7 +37,7 @@ targets=(
   "bounded_number $numbers"
   "query_string $numbers"
   "request_path $server/HTTP/RequestPath.swift"
-  "host_policy $server/HTTP/HostPolicy.swift"
+  "host_policy $server/HTTP/HostPolicy.swift $server/HTTP/EchoedText.swift"
   "mjpg_action $server/HTTP/MjpgStreamerAction.swift"
   "wall_subscription $server/HTTP/WallSubscription.swift"
   "htpasswd $server/Configuration/HtpasswdFile.swift"

@@ -75,13 +75,9 @@ public struct BoundedNumber: Sendable, Equatable {
         return Double(text)
     }
 
-    /// At most 40 characters of what was sent, anything but printable ASCII shown as `?`: it goes
-    /// back to the sender and into logs.
+    /// What was sent, as the refusal quotes it back (see `EchoedText`), `…` when cut.
     static func quotable(_ text: String) -> String {
-        let shown = text.unicodeScalars.prefix(40).map { scalar -> String in
-            scalar.value < 0x20 || scalar.value >= 0x7F || scalar == "'" ? "?" : String(scalar)
-        }.joined()
-        return text.unicodeScalars.count > 40 ? shown + "…" : shown
+        EchoedText.printable(text, limit: 40) + (text.unicodeScalars.count > 40 ? "…" : "")
     }
 
     public static func format(_ value: Double) -> String {

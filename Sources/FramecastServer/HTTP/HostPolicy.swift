@@ -117,8 +117,8 @@ struct HostPolicy: Sendable, Equatable {
         return nil
     }
 
-    /// At most 100 characters, printable ASCII only: it goes back to the sender.
+    /// What the client sent, as the refusal quotes it back (see `EchoedText`).
     private static func shown(_ text: String) -> String {
-        String(text.unicodeScalars.prefix(100).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F && $0 != "'" ? Character($0) : "?" })
+        EchoedText.printable(text, limit: 100)
     }
 }
