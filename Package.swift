@@ -44,13 +44,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // memfd_create, which Swift's Glibc module does not import: frames for sendfile(2).
-        .target(name: "CMemoryFile"),
+        // What Swift's Glibc module does not import: memfd_create (frames for sendfile(2)) and
+        // the TCP_NOTSENT_LOWAT option number.
+        .target(name: "CFramecastLinux"),
         .target(
             name: "FramecastServer",
             dependencies: [
                 "MediaPipeline",
-                "CMemoryFile",
+                "CFramecastLinux",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -107,6 +108,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -34,20 +34,9 @@ static inline gchar *fc_message_source_path(GstMessage *message) {
     return source ? gst_object_get_path_string(source) : NULL;
 }
 
-// GST_MESSAGE_SRC compared against the pipeline: state changes of the pipeline itself
-// are the only ones the supervisor follows.
-static inline gboolean fc_message_is_from(GstMessage *message, GstElement *element) {
-    return GST_MESSAGE_SRC(message) == GST_OBJECT_CAST(element);
-}
-
 // GST_PARSE_ERROR is a macro around a quark function.
 static inline GQuark fc_parse_error_quark(void) {
     return GST_PARSE_ERROR;
-}
-
-// GST_CORE_ERROR / GST_STREAM_ERROR / GST_RESOURCE_ERROR are macros around quark functions.
-static inline GQuark fc_resource_error_quark(void) {
-    return GST_RESOURCE_ERROR;
 }
 
 // Whether any source element of the pipeline opens a device (v4l2src, alsasrc, libcamerasrc,

@@ -27,7 +27,8 @@ public func buildApplication(
 
     // HEAD reaches every GET route (and HeadMiddleware makes it answer as GET would).
     let router = Router(context: FramecastRequestContext.self, options: .autoGenerateHeadEndpoints)
-    let streams = StreamController<FramecastRequestContext>(catalog: catalog, budget: budget, clientTimeout: configuration.clientTimeout)
+    let streams = StreamController<FramecastRequestContext>(
+        catalog: catalog, budget: budget, delivery: MultipartDelivery(useMemoryFile: configuration.sendfile))
     let snapshots = SnapshotController<FramecastRequestContext>(catalog: catalog)
     // Order matters: middleware wraps only what is added after it.
     router.middlewares.add(HeadMiddleware())
@@ -72,7 +73,6 @@ public func buildApplication(
     let server = HTTPServerBuilder { responder in
         TunedChildChannel(
             base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
-            unsentLowWatermark: 8 * 1024,
             clientTimeout: configuration.clientTimeout,
             requestTimeout: configuration.headerTimeout,
             hostPolicy: hostPolicy)

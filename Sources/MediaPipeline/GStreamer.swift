@@ -30,12 +30,4 @@ public enum GStreamer {
         defer { g_free(text) }
         return String(cString: text)
     }
-
-    /// Whether an element factory of this name is installed (a plugin provides it).
-    public static func hasElement(_ name: String) -> Bool {
-        initialize()
-        guard let factory = gst_element_factory_find(name) else { return false }
-        gst_object_unref(UnsafeMutableRawPointer(factory))
-        return true
-    }
 }

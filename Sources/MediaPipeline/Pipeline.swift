@@ -6,10 +6,18 @@ import Synchronization
 ///
 /// Lifecycle: `init` parses and validates (nothing runs yet), `play()` starts it, `stop()` sets it
 /// to NULL (a camera is released), `deinit` stops it and frees it. A stopped pipeline is not
-/// restarted: the owner builds a new one, which also clears any error state inside elements.
+/// restarted (`play()` throws): the owner builds a new one, which also clears any error state
+/// inside elements.
 ///
-/// Not thread-safe for control: call `play()` and `stop()` from one serial context. The sample
-/// and bus handlers run on GStreamer's threads.
+/// `play()` and `stop()` may be called from different threads (the supervisor stops a pipeline on
+/// a worker thread so that a stuck element cannot hold its queue); they take turns, and a `stop()`
+/// racing a `play()` leaves the pipeline stopped. The sample and bus handlers run on GStreamer's
+/// threads and must not call either (they would wait for themselves).
+///
+/// `@unchecked Sendable` because the C pointers are not `Sendable`. They are `let`s, set in `init`
+/// and released in `deinit`, and the objects behind them lock themselves (reference counts are
+/// atomic; `gst_element_set_state` takes the element's state lock; appsink locks its queue). The
+/// only mutable field, `runState`, is behind its `Mutex`; `live` is an `Atomic`.
 public final class Pipeline: @unchecked Sendable {
     /// The gst-launch description this pipeline was built from.
     public let description: String
@@ -17,9 +25,11 @@ public final class Pipeline: @unchecked Sendable {
     private let element: UnsafeMutablePointer<GstElement>
     private let appSink: UnsafeMutablePointer<GstAppSink>
     private let bus: UnsafeMutablePointer<GstBus>?
-    /// `play()` and `stop()` run on different threads (the supervisor stops a pipeline on a worker
-    /// thread so that a stuck element cannot hold its queue), so this is atomic.
-    private let isStopped = Atomic(true)
+
+    private enum RunState { case built, playing, stopped }
+    /// Held across the state change in `play()` and `stop()`, so that the state recorded here is
+    /// the one the pipeline was last set to (GStreamer serialises the changes, not our record).
+    private let runState = Mutex(RunState.built)
 
     /// Pipelines built and not yet freed in this process, validation's included: for leak checks
     /// (a `Pipeline` kept alive by a retain cycle keeps its GStreamer pipeline alive too).
@@ -57,23 +67,20 @@ public final class Pipeline: @unchecked Sendable {
 
         let element = try Self.parse(trimmed)
         // From here on `element` is owned: release it on every error path.
-        do {
+        do throws(PipelineError) {
             let sinkElement = try Self.findSink(in: element)
             defer { gst_object_unref(UnsafeMutableRawPointer(sinkElement)) }
             guard let appSink = fc_as_app_sink(sinkElement) else {
-                throw PipelineError.sinkNotAppSink(Self.typeName(of: sinkElement))
+                throw .sinkNotAppSink(Self.typeName(of: sinkElement))
             }
             try Self.checkJPEGOutput(into: sinkElement)
             Self.configure(appSink)
             // Keep a reference of our own for the appsink; the `defer` above drops the lookup's.
             gst_object_ref(UnsafeMutableRawPointer(appSink))
             self.appSink = appSink
-        } catch let error as PipelineError {
-            gst_object_unref(UnsafeMutableRawPointer(element))
-            throw error
         } catch {
             gst_object_unref(UnsafeMutableRawPointer(element))
-            throw .syntax("\(error)")
+            throw error
         }
         self.element = element
         self.bus = gst_element_get_bus(element)
@@ -93,8 +100,7 @@ public final class Pipeline: @unchecked Sendable {
 
     deinit {
         // Unconditionally, not through `stop()`: a pipeline must be in NULL before its last unref,
-        // whatever `isStopped` says (a `play()` that raced a `stop()`, say). Cheap when already NULL.
-        isStopped.store(true, ordering: .releasing)
+        // and this costs nothing when it already is. No other thread holds `self` any more.
         _ = gst_element_set_state(element, GST_STATE_NULL)
         if let bus {
             // Releases the bus handler's Swift context through its destroy notify.
@@ -107,10 +113,17 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Sets the pipeline to PLAYING. A synchronous failure (a device that cannot be opened, for
-    /// one) throws; the element's own error also arrives on the bus.
+    /// one) throws; the element's own error also arrives on the bus. Throws, and starts nothing,
+    /// once `stop()` has been called.
     public func play() throws(PipelineError) {
-        isStopped.store(false, ordering: .releasing)
-        let result = gst_element_set_state(element, GST_STATE_PLAYING)
+        let result = runState.withLock { state -> GstStateChangeReturn? in
+            guard state != .stopped else { return nil }
+            state = .playing
+            return gst_element_set_state(element, GST_STATE_PLAYING)
+        }
+        guard let result else {
+            throw .cannotStart("it was stopped, and a stopped pipeline is not restarted (build a new one)")
+        }
         if result == GST_STATE_CHANGE_FAILURE {
             throw .cannotStart("an element refused to change to PLAYING (see the error that it posted)")
         }
@@ -119,8 +132,11 @@ public final class Pipeline: @unchecked Sendable {
     /// Sets the pipeline to NULL: streaming threads are joined, devices closed. Blocking; after it
     /// returns no sample handler runs. Idempotent.
     public func stop() {
-        guard !isStopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        _ = gst_element_set_state(element, GST_STATE_NULL)
+        runState.withLock { state in
+            let wasPlaying = state == .playing
+            state = .stopped
+            if wasPlaying { _ = gst_element_set_state(element, GST_STATE_NULL) }
+        }
     }
 
     // MARK: - Building

@@ -21,39 +21,16 @@ struct Check: AsyncParsableCommand {
     var timeout = "10"
 
     func validate() throws {
-        if case .failure(let refusal) = Limits.checkTimeout.parse(timeout) { throw StartupFailure(refusal.description).exitCode }
+        _ = try Limits.checkTimeout.read(timeout)
     }
 
     func run() async throws {
+        let timeout = try Limits.checkTimeout.read(self.timeout)
         var sources = StreamSources()
-        sources.variables.environment = ProcessInfo.processInfo.environment
-        var files: [String] = []
-        do {
-            for assignment in assignments { try sources.variables.assign(assignment) }
-            var targets = paths
-            if targets.isEmpty {
-                guard let shipped = InstallationFolder.locate("pipelines") else {
-                    throw StartupFailure("no pipelines folder found: name a file or folder to check")
-                }
-                targets = [shipped]
-            }
-            for target in targets {
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
-                    throw StartupFailure("\(target): no such file or folder")
-                }
-                files += isDirectory.boolValue ? try StreamSources.pipelineFiles(in: target) : [target]
-            }
-        } catch let failure as StartupFailure {
-            throw failure.exitCode
-        } catch let error as PipelineError {
-            throw StartupFailure(error.description).exitCode
-        } catch let failure as StreamSources.Failure {
-            throw StartupFailure(failure.description).exitCode
-        }
+        sources.variables = try PipelineVariables.commandLine(assignments)
+        let files = try pipelineFiles()
 
         let width = max(8, files.map { StreamSources.streamName(forFile: $0).count }.max() ?? 0)
-        let timeout = (try? Limits.checkTimeout.parse(self.timeout).get()) ?? 10
         var failures = 0
         for file in files {
             let name = StreamSources.streamName(forFile: file)
@@ -64,26 +41,52 @@ struct Check: AsyncParsableCommand {
         if failures > 0 { throw ExitCode(2) }
     }
 
+    /// The files named on the command line, each folder's *.pipeline files in its place.
+    private func pipelineFiles() throws(ExitCode) -> [String] {
+        var targets = paths
+        if targets.isEmpty {
+            guard let shipped = InstallationFolder.locate("pipelines") else {
+                throw StartupFailure("no pipelines folder found: name a file or folder to check").exitCode
+            }
+            targets = [shipped]
+        }
+        var files: [String] = []
+        for target in targets {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
+                throw StartupFailure("\(target): no such file or folder").exitCode
+            }
+            guard isDirectory.boolValue else {
+                files.append(target)
+                continue
+            }
+            do throws(StreamSources.Failure) {
+                files += try StreamSources.pipelineFiles(in: target)
+            } catch {
+                throw StartupFailure(error.description).exitCode
+            }
+        }
+        return files
+    }
+
     /// "OK  1280x720  45.2 KB", "OK  not run (opens a device)" or "ERROR  reason".
     static func check(file: String, sources: StreamSources, timeout: Double) async -> String {
         let definition: StreamDefinition
-        do {
+        do throws(StreamSources.Failure) {
             definition = try sources.fromFile(file)
-            try Pipeline.validate(definition.pipeline)
-            if try Pipeline.opensDevice(definition.pipeline) {
-                return "OK     not run (opens a device)"
-            }
-        } catch let failure as StreamSources.Failure {
-            return "ERROR  \(failure.description)"
         } catch {
-            return "ERROR  \(error)"
+            return "ERROR  \(error.description)"
         }
-        switch await PipelineProbe.firstFrame(of: definition.pipeline, timeout: timeout) {
-        case .success(let frame):
+        switch await StreamCheck.run(definition.pipeline, probeTimeout: timeout) {
+        case .valid:
+            return "OK"
+        case .opensDevice:
+            return "OK     not run (opens a device)"
+        case .firstFrame(let frame):
             let size = String(format: "%.1f KB", Double(frame.bytes) / 1024)
             return "OK     \(frame.format.width)x\(frame.format.height)  \(size)"
-        case .failure(let failure):
-            return "ERROR  \(failure.description)"
+        case .failed(let reason):
+            return "ERROR  \(reason)"
         }
     }
 }

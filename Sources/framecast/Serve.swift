@@ -78,21 +78,15 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// Out of range is a start-up error naming the flag and its range (exit status 2).
-    func numbers() throws -> Numbers {
-        func read(_ text: String, _ limit: BoundedNumber) throws -> Double {
-            switch limit.parse(text) {
-            case .success(let value): return value
-            case .failure(let refusal): throw StartupFailure(refusal.description).exitCode
-            }
-        }
-        return Numbers(
-            port: Int(try read(port, Limits.port)),
-            idleTimeout: try read(idleTimeout, Limits.idleTimeout),
-            warmupFrames: Int(try read(warmupFrames, Limits.warmupFrames)),
-            frameTimeout: try read(frameTimeout, Limits.frameTimeout),
-            clientTimeout: try read(clientTimeout, Limits.clientTimeout),
-            maxClients: Int(try read(maxClients, Limits.maxClients)),
-            headerTimeout: try read(headerTimeout, Limits.headerTimeout))
+    func numbers() throws(ExitCode) -> Numbers {
+        Numbers(
+            port: Int(try Limits.port.read(port)),
+            idleTimeout: try Limits.idleTimeout.read(idleTimeout),
+            warmupFrames: Int(try Limits.warmupFrames.read(warmupFrames)),
+            frameTimeout: try Limits.frameTimeout.read(frameTimeout),
+            clientTimeout: try Limits.clientTimeout.read(clientTimeout),
+            maxClients: Int(try Limits.maxClients.read(maxClients)),
+            headerTimeout: try Limits.headerTimeout.read(headerTimeout))
     }
 
     func validate() throws {
@@ -116,19 +110,11 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "framecast")
 
-        let definitions: [StreamDefinition]
-        do {
-            definitions = try streams.definitions()
-        } catch let failure as StartupFailure {
-            throw failure.exitCode
-        }
-
+        let definitions = try streams.definitions()
         if check {
             for definition in definitions {
-                do {
-                    try Pipeline.validate(definition.pipeline)
-                } catch {
-                    throw StartupFailure("stream \(definition.name): \(error.description)").exitCode
+                if case .failed(let reason) = await StreamCheck.run(definition.pipeline, probeTimeout: nil) {
+                    throw StartupFailure("stream \(definition.name): \(reason)").exitCode
                 }
                 print("OK \(definition.name): \(CredentialMask.mask(definition.pipeline))")
             }
@@ -143,7 +129,7 @@ struct Serve: AsyncParsableCommand {
         configuration.stream.alwaysOn = alwaysOn
         configuration.stream.warmupFrames = numbers.warmupFrames
         configuration.stream.frameTimeout = numbers.frameTimeout
-        configuration.stream.sendfile = !noSendfile
+        configuration.sendfile = !noSendfile
         configuration.clientTimeout = numbers.clientTimeout
         configuration.maxClients = numbers.maxClients
         configuration.headerTimeout = numbers.headerTimeout

@@ -20,39 +20,23 @@ struct StreamOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("A pipeline variable for every stream (NAME=VALUE) or one (STREAM.NAME=VALUE); repeatable.", valueName: "[STREAM.]NAME=VALUE"))
     var assignments: [String] = []
 
-    func sources() throws -> StreamSources {
+    func sources() throws(ExitCode) -> StreamSources {
         var sources = StreamSources()
         sources.pipeline = pipeline
         sources.pipelineFile = pipelineFile
         sources.pipelinesDirectory = pipelinesDirectory
         sources.streams = streams
-        sources.variables.environment = ProcessInfo.processInfo.environment
-        for assignment in assignments {
-            do {
-                try sources.variables.assign(assignment)
-            } catch {
-                throw StartupFailure(error.description)
-            }
-        }
+        sources.variables = try PipelineVariables.commandLine(assignments)
         return sources
     }
 
-    func definitions() throws -> [StreamDefinition] {
-        do {
-            return try sources().resolve()
-        } catch let failure as StreamSources.Failure {
-            throw StartupFailure(failure.description)
+    /// The streams to serve (or to check), variables expanded.
+    func definitions() throws(ExitCode) -> [StreamDefinition] {
+        let sources = try sources()
+        do throws(StreamSources.Failure) {
+            return try sources.resolve()
+        } catch {
+            throw StartupFailure(error.description).exitCode
         }
-    }
-}
-
-/// A start-up problem: printed to stderr, exit status 2.
-struct StartupFailure: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
-
-    var exitCode: ExitCode {
-        FileHandle.standardError.write(Data("framecast: \(message)\n".utf8))
-        return ExitCode(2)
     }
 }

@@ -9,7 +9,7 @@ import Testing
 
     @Test(arguments: [true, false])
     func aClientOnASlowLinkGetsFewerFramesNeverOlderOnes(sendfile: Bool) async throws {
-        try await TestServer.run(pipeline: Self.heavy, configure: { $0.stream.sendfile = sendfile }) { server in
+        try await TestServer.run(pipeline: Self.heavy, configure: { $0.sendfile = sendfile }) { server in
             try await withDeadline(60, "slow and fast clients") {
                 async let slow: (maxAge: Double, frames: Int) = withHTTPRequest(port: server.port, path: "/stream", slowLink: true) { reader in
                     reader.bytesPerSecond = 1_000_000

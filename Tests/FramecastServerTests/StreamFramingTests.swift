@@ -7,7 +7,7 @@ import Testing
     /// Both ways of sending (a memory file with sendfile, and plain writes) carry the same stream.
     @Test(arguments: [true, false])
     func lengthFramingCarriesValidJPEGsWithLengthsAndIncreasingTimestamps(sendfile: Bool) async throws {
-        try await TestServer.run(pipeline: TestPipelines.pattern(width: 320, height: 240), configure: { $0.stream.sendfile = sendfile }) { server in
+        try await TestServer.run(pipeline: TestPipelines.pattern(width: 320, height: 240), configure: { $0.sendfile = sendfile }) { server in
             try await withDeadline(20, "ten frames in length framing") {
                 try await server.stream { reader, parts in
                     #expect(reader.head.header("content-type") == "multipart/x-mixed-replace; boundary=framecast")

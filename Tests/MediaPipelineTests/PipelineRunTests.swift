@@ -74,4 +74,36 @@ import Testing
         let text = recorder.events.withLock { $0.map { "\($0)" }.joined() }
         #expect(text.contains("framecast-no-such-camera"))
     }
+
+    @Test func aStoppedPipelineDeliversNothingMoreAndIsNotRestarted() async throws {
+        let recorder = Recorder()
+        let pipeline = try recorder.pipeline(Self.livePattern)
+        try pipeline.play()
+        #expect(try await recorder.waitFor(10) { !recorder.samples.withLock(\.isEmpty) })
+        pipeline.stop()
+        let count = recorder.samples.withLock(\.count)
+        #expect(throws: PipelineError.self) { try pipeline.play() }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(recorder.samples.withLock(\.count) == count, "samples after stop()")
+    }
+
+    /// `play()` on one thread and `stop()` on another, in either order: once both have returned the
+    /// pipeline is stopped and delivers nothing.
+    @Test func aStopRacingAPlayLeavesThePipelineStopped() async throws {
+        let runs = try (0..<20).map { _ in
+            let recorder = Recorder()
+            return (recorder, try recorder.pipeline(Self.livePattern))
+        }
+        for (number, (_, pipeline)) in runs.enumerated() {
+            // Either call first, by turns.
+            DispatchQueue.concurrentPerform(iterations: 2) { index in
+                if (index + number) % 2 == 0 { try? pipeline.play() } else { pipeline.stop() }
+            }
+        }
+        let counts = runs.map { recorder, _ in recorder.samples.withLock(\.count) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(runs.map { recorder, _ in recorder.samples.withLock(\.count) } == counts, "samples after play() and stop() returned")
+    }
+
+    static let livePattern = "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=100/1 ! jpegenc ! appsink name=sink"
 }

@@ -23,8 +23,11 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a connection may take to send a request's headers (and may stay idle between
     /// requests): slow header senders are closed.
     public var headerTimeout: Double = 10
-    /// Seconds a streaming client may accept no bytes before it is disconnected.
+    /// Seconds a write to a client may take to complete before the client is disconnected.
     public var clientTimeout: Double = 30
+    /// Send multipart stream clients each frame from a memory file with `sendfile(2)` (no copy of
+    /// the frame per client in the kernel); false writes it from memory like any other buffer.
+    public var sendfile = true
     /// Streaming clients (HTTP streams and WebSockets) served at once; past it, 503.
     public var maxClients = 256
     /// HTTP Basic credentials required on every route but `/healthz`; nil leaves the server open.

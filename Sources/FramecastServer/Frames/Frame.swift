@@ -1,58 +1,62 @@
 public import NIOCore
+import Synchronization
 
-/// One JPEG from the pipeline, laid out once in one buffer that every client writes as is.
+/// One JPEG of a stream and what is known about it: nothing about any transport.
 ///
-/// The storage holds `[length-framing headers][JPEG][\r\n--B\r\n][Content-Type: image/jpeg\r\n\r\n][tag]`
-/// where the tag (stream name, capture time, JPEG length) ends the WebSocket message. The views
-/// below are slices of that one storage (no copies): a length-framing client writes
-/// `lengthFramed`, an early-framing client writes `earlyFramed`, a WebSocket client sends
-/// `webSocketMessage`, a snapshot is `jpeg`. HTTP stream clients are sent `wire`: the same parts
-/// as HTTP chunks, built once here for every client.
-/// Fields are `let`: mutating a slice would copy the whole JPEG.
-public struct Frame: Sendable {
-    /// Increases by one per frame published (repeats keep their number).
+/// Each transport lays a frame out for its wire itself (HTTP multipart chunks and their memory
+/// file, the WebSocket's tagged message), once per frame, when its first client asks
+/// (`encoding(_:make:)`), and shares that layout with every other client: a frame nobody watches
+/// over a transport costs that transport nothing.
+public final class Frame: Sendable {
+    /// The stream it belongs to.
+    public let stream: String
+    /// Increases by one per frame published (a repeat is the same frame; placeholders are 0).
     public let sequence: UInt64
     /// When the frame left the pipeline (the appsink callback), wall clock.
     public let capturedAt: WallClock.Instant
     public let width: Int
     public let height: Int
-    /// A "NO SIGNAL" picture standing in while the pipeline is down: never a snapshot.
+    /// A "NO SIGNAL" or "STARTING" picture standing in for the camera: never a snapshot.
     public let isPlaceholder: Bool
-    /// The JPEG alone.
+    /// The JPEG. Never mutated: a mutation would copy it.
     public let jpeg: ByteBuffer
-    /// Part headers with Content-Length and X-Timestamp, the JPEG, then the next boundary line.
-    public let lengthFramed: ByteBuffer
-    /// The JPEG, then the next boundary line and the next part's whole header block.
-    public let earlyFramed: ByteBuffer
-    /// The JPEG first, the tag last: `[JPEG][…][name][u8 name length][f64 capture time][u32 JPEG length]`
-    /// (big-endian; read from the end).
-    public let webSocketMessage: ByteBuffer
-    /// Both parts as HTTP chunks, in a buffer and a memory file: what HTTP stream clients are sent.
-    public let wire: WireParts
 
-    init(
-        sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, isPlaceholder: Bool, storage: ByteBuffer,
-        headerLength: Int, jpegLength: Int, boundaryLineLength: Int, trailerLength: Int, useMemoryFile: Bool,
-        allocator: ByteBufferAllocator
-    ) {
+    private let encodings = Mutex<[ObjectIdentifier: any Sendable]>([:])
+
+    public init(stream: String, sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, isPlaceholder: Bool = false, jpeg: ByteBuffer) {
+        self.stream = stream
         self.sequence = sequence
         self.capturedAt = capturedAt
         self.width = width
         self.height = height
         self.isPlaceholder = isPlaceholder
-        let base = storage.readerIndex
-        self.jpeg = storage.getSlice(at: base + headerLength, length: jpegLength)!
-        self.lengthFramed = storage.getSlice(at: base, length: headerLength + jpegLength + boundaryLineLength)!
-        self.earlyFramed = storage.getSlice(at: base + headerLength, length: jpegLength + trailerLength)!
-        self.webSocketMessage = storage.getSlice(at: base + headerLength, length: storage.readableBytes - headerLength)!
-        self.wire = WireParts(length: lengthFramed, early: earlyFramed, useMemoryFile: useMemoryFile, allocator: allocator)
+        self.jpeg = jpeg
     }
 
-    /// The bytes a client of this framing is sent for this frame.
-    public func part(for framing: StreamFraming) -> ByteBuffer {
-        switch framing {
-        case .length: lengthFramed
-        case .early: earlyFramed
+    /// Copies the JPEG out of the pipeline's buffer: the only copy of it made for the frame itself.
+    public convenience init(
+        stream: String, sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, isPlaceholder: Bool = false,
+        copying bytes: UnsafeRawBufferPointer
+    ) {
+        var jpeg = ByteBufferAllocator().buffer(capacity: bytes.count)
+        jpeg.writeBytes(bytes)
+        self.init(stream: stream, sequence: sequence, capturedAt: capturedAt, width: width, height: height, isPlaceholder: isPlaceholder, jpeg: jpeg)
+    }
+
+    /// The frame laid out as `Encoding`: made by the first caller, shared with every later one.
+    /// The first caller holds the frame's lock while it builds (other clients of the same
+    /// transport wait for it rather than build it twice).
+    func encoding<Encoding: Sendable>(_ type: Encoding.Type, make: (Frame) -> Encoding) -> Encoding {
+        encodings.withLock { encodings in
+            if let existing = encodings[ObjectIdentifier(type)] as? Encoding { return existing }
+            let made = make(self)
+            encodings[ObjectIdentifier(type)] = made
+            return made
         }
+    }
+
+    /// Whether a transport has laid this frame out (for tests: nothing is built unasked).
+    func hasEncoding<Encoding>(_ type: Encoding.Type) -> Bool {
+        encodings.withLock { $0[ObjectIdentifier(type)] != nil }
     }
 }

@@ -17,7 +17,7 @@ struct MjpgStreamerMiddleware<Context: ChannelRequestContext>: RouterMiddleware 
             let supervisor = catalog.streams[parsed.index]
             switch parsed.verb {
             case .stream: return streams.stream(request, supervisor, context: context)
-            case .snapshot: return await snapshots.snapshot(request, supervisor)
+            case .snapshot: return await snapshots.snapshot(request, supervisor, context: context)
             }
         case .failure(.noSuchStream(let number, let count)):
             return JSONError(error: "no stream number \(number) (there are \(count))", streams: catalog.names).response(status: .notFound)

@@ -5,19 +5,19 @@ import NIOCore
 /// `GET /snapshot` (the first stream) and `GET /snapshot/NAME`: the newest frame as a JPEG, fresh.
 /// A stopped pipeline is started and a frame captured after the request awaited; `?max_age=MS`
 /// accepts the newest frame if it is at most that old; a failing stream answers 503 with the reason.
-struct SnapshotController<Context: RequestContext> {
+struct SnapshotController<Context: ChannelRequestContext> {
     let catalog: StreamCatalog
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/snapshot") { request, _ in await snapshot(request, catalog.first) }
+        router.get("/snapshot") { request, context in await snapshot(request, catalog.first, context: context) }
         router.get("/snapshot/:name") { request, context in
             let name = context.parameters.get("name") ?? ""
             guard let supervisor = catalog.named(name) else { return JSONError.unknownStream(name, in: catalog) }
-            return await snapshot(request, supervisor)
+            return await snapshot(request, supervisor, context: context)
         }
     }
 
-    func snapshot(_ request: Request, _ supervisor: StreamSupervisor) async -> Response {
+    func snapshot(_ request: Request, _ supervisor: StreamSupervisor, context: Context) async -> Response {
         let requestedAt = WallClock.now()
         var maxAge: Int64?
         if let text = request.uri.queryParameters["max_age"].map(String.init) {
@@ -27,6 +27,7 @@ struct SnapshotController<Context: RequestContext> {
                 return JSONError(error: refusal.description + " (0 asks for a frame captured after the request)").response(status: .badRequest)
             }
         }
+        // The lease starts a stopped or failed pipeline at once: the state reads `starting` below.
         let lease = supervisor.acquireClient()
         defer { lease.release() }
         let current = supervisor.status()
@@ -43,11 +44,18 @@ struct SnapshotController<Context: RequestContext> {
         if let live = supervisor.liveFrame(), maxAge.map({ _ in live.capturedAt >= oldestAccepted }) ?? true {
             frame = live
         } else {
-            frame = await supervisor.frame(capturedAfter: oldestAccepted, timeout: supervisor.settings.snapshotTimeout)
+            frame = await SnapshotWaiter.frame(
+                from: supervisor.hub, capturedAfter: oldestAccepted, timeout: supervisor.settings.snapshotTimeout, on: context.channel.eventLoop)
         }
         guard let frame else {
             let status = supervisor.status()
             let seconds = supervisor.settings.snapshotTimeout
+            if let lastError = status.lastError, status.state == .restarting || status.state == .error {
+                // The run it waited on failed.
+                return JSONError(
+                    error: "the pipeline is down (\(status.state.rawValue)): \(lastError.message)", state: status.state, lastError: lastError.message
+                ).response(status: .serviceUnavailable, headers: [.retryAfter: "\(max(1, Int(supervisor.settings.minimumRestartDelay)))"])
+            }
             return JSONError(
                 error: "no frame within \(seconds.formatted()) s (pipeline \(status.state.rawValue))",
                 state: status.state,

@@ -6,25 +6,14 @@ import ServiceLifecycle
 
 /// `GET /stream` (the first stream) and `GET /stream/NAME`: live multipart streams.
 ///
-/// Hummingbird writes the response head and the stream's opening; from then on the stream's
-/// fan-out writes every frame to the connection (see `StreamFanOut`), and the response body only
-/// waits for the client to leave, or for shutdown, when it writes the closing boundary.
+/// Hummingbird writes the response head and the stream's opening; from then on the connection is
+/// a consumer of the stream's hub that writes every frame itself (see `MultipartConnection`), and
+/// the response body only waits for the client to leave, or for shutdown, when it writes the
+/// closing boundary.
 struct StreamController<Context: ChannelRequestContext> {
     let catalog: StreamCatalog
     let budget: ClientBudget
-    private let fanOuts: [ObjectIdentifier: StreamFanOut]
-
-    /// `clientTimeout`: seconds a client may take to accept one frame before it is dropped.
-    init(catalog: StreamCatalog, budget: ClientBudget, clientTimeout: Double) {
-        self.catalog = catalog
-        self.budget = budget
-        var fanOuts: [ObjectIdentifier: StreamFanOut] = [:]
-        for supervisor in catalog.streams {
-            fanOuts[ObjectIdentifier(supervisor)] = StreamFanOut(
-                hub: supervisor.hub, metrics: supervisor.metrics, clientTimeout: .milliseconds(clientTimeout.saturatingMilliseconds))
-        }
-        self.fanOuts = fanOuts
-    }
+    let delivery: MultipartDelivery
 
     func addRoutes(to router: Router<Context>) {
         router.get("/stream") { request, context in stream(request, catalog.first, context: context) }
@@ -39,7 +28,7 @@ struct StreamController<Context: ChannelRequestContext> {
 
     func stream(_ request: Request, _ supervisor: StreamSupervisor, context: Context) -> Response {
         let requested = request.uri.queryParameters["framing"].map(String.init)
-        guard let framing = StreamFraming.choose(userAgent: request.headers[.userAgent], requested: requested) else {
+        guard let framing = Self.framing(userAgent: request.headers[.userAgent], requested: requested) else {
             return JSONError(error: "unknown framing '\(requested ?? "")': use framing=length or framing=early")
                 .response(status: .badRequest)
         }
@@ -51,12 +40,11 @@ struct StreamController<Context: ChannelRequestContext> {
         guard let ticket = budget.admit() else {
             return budget.refusal().response(status: .serviceUnavailable, headers: [.retryAfter: "5"])
         }
-        let fanOut = fanOuts[ObjectIdentifier(supervisor)]!
+        let delivery = self.delivery
         let channel = context.channel
-        let framer = supervisor.framer
         let metrics = supervisor.metrics
         var headers = HTTPFields()
-        headers[.contentType] = framer.contentType
+        headers[.contentType] = MultipartFraming.contentType
         headers[.cacheControl] = "no-store, no-cache, must-revalidate, max-age=0"
         headers[Self.accelBuffering] = "no"
 
@@ -67,12 +55,12 @@ struct StreamController<Context: ChannelRequestContext> {
                 lease.release()
                 ticket.release()
             }
-            let opening = framer.opening(framing)
+            let opening = MultipartFraming.opening(framing)
             try await writer.write(opening)
             metrics.bytesSent.increment(by: opening.readableBytes)
-            // Attached after the opening was handed to the connection: the fan-out's writes,
-            // issued on the same event loop, follow it.
-            let session = try await fanOut.attach(channel: channel, framing: framing, fps: fps).get()
+            // Attached after the opening was handed to the connection: the frames' writes, issued
+            // on the same event loop, follow it.
+            let session = try await delivery.attach(channel: channel, to: supervisor, framing: framing, fps: fps).get()
             let end = try await withGracefulShutdownHandler {
                 try await withTaskCancellationHandler {
                     try await session.ended.get()
@@ -85,8 +73,18 @@ struct StreamController<Context: ChannelRequestContext> {
             // The client left: nothing more can be written.
             guard end == .stopped else { throw CancellationError() }
             try Task.checkCancellation()
-            try await writer.write(framer.closing(framing))
+            try await writer.write(MultipartFraming.closing(framing))
             try await writer.finish(nil)
         })
+    }
+
+    /// Browsers get early framing, everything else length framing; `?framing=` overrides. Nil for
+    /// an unknown `?framing=`.
+    static func framing(userAgent: String?, requested: String?) -> StreamFraming? {
+        if let requested { return StreamFraming(rawValue: requested) }
+        // Every browser's User-Agent starts with "Mozilla/"; ffmpeg (Lavf), GStreamer, VLC, curl
+        // and HTTP libraries do not claim it.
+        if let userAgent, userAgent.hasPrefix("Mozilla/") { return .early }
+        return .length
     }
 }

@@ -12,7 +12,7 @@ import ServiceLifecycle
 ///
 /// The client sends `{"streams": ["a", "b"]}` (text) to say which streams it wants (the visible
 /// tiles); the server sends each wanted stream's newest frame as a binary message (see
-/// `Frame.webSocketMessage`), skipping frames for a connection that falls behind.
+/// `WallMessage`), skipping frames for a connection that falls behind.
 struct WallSocketController {
     let catalog: StreamCatalog
     let budget: ClientBudget
@@ -22,7 +22,7 @@ struct WallSocketController {
 
     func addRoutes(to router: Router<FramecastWebSocketRequestContext>) {
         router.ws("/ws") { inbound, outbound, context in
-            try await serve(inbound: inbound, outbound: outbound, logger: context.logger)
+            try await serve(inbound: inbound, outbound: outbound, eventLoop: context.requestContext.channel.eventLoop, logger: context.logger)
         }
     }
 
@@ -34,8 +34,8 @@ struct WallSocketController {
 
     /// One session. It counts toward `--max-clients` only while it wants at least one stream, so
     /// sockets that watch nothing (a hidden tab, the single view) never keep viewers out.
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
-        let session = WallSession(catalog: catalog)
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, eventLoop: any EventLoop, logger: Logger) async throws {
+        let session = WallSession(catalog: catalog, eventLoop: eventLoop)
         defer { session.close() }
         var ticket: ClientBudget.Ticket?
         defer { ticket?.release() }
@@ -49,9 +49,10 @@ struct WallSocketController {
                 for await _ in session.wakeups {
                     for (frame, stream) in session.takePending() {
                         // Placeholders go to the wall too: a tile shows NO SIGNAL while its camera is down.
-                        try await outbound.write(.binary(frame.webSocketMessage))
+                        let message = frame.encoding(WallMessage.self, make: WallMessage.init)
+                        try await outbound.write(.binary(message.bytes))
                         stream.metrics.framesSent.increment()
-                        stream.metrics.bytesSent.increment(by: frame.webSocketMessage.readableBytes)
+                        stream.metrics.bytesSent.increment(by: message.bytes.readableBytes)
                     }
                 }
             }

@@ -17,9 +17,6 @@ public struct StreamSettings: Sendable {
     /// Frames dropped after each start of the pipeline (cameras send dark frames while their
     /// auto-exposure settles).
     public var warmupFrames = 0
-    /// Send HTTP stream clients each frame from a memory file with `sendfile(2)` (no copy of the
-    /// frame per client in the kernel); false writes it from memory like any other buffer.
-    public var sendfile = true
 
     public init() {}
 }

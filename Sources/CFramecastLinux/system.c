@@ -1,7 +1,8 @@
 #define _GNU_SOURCE
-#include "CMemoryFile.h"
+#include "CFramecastLinux.h"
 
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 
 int fc_memory_file_create(const char *name) {
@@ -10,6 +11,14 @@ int fc_memory_file_create(const char *name) {
 #else
     (void)name;
     errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int fc_tcp_notsent_lowat(void) {
+#ifdef TCP_NOTSENT_LOWAT
+    return TCP_NOTSENT_LOWAT;
+#else
     return -1;
 #endif
 }

@@ -1,29 +1,39 @@
 import CoreMetrics
 import NIOCore
 
-/// One HTTP stream client in its event loop's fan-out: a handler first in the connection's
-/// pipeline, so its writes go straight to the socket as prebuilt HTTP chunks.
+/// How a multipart client's place in the fan-out ended.
+enum MultipartEnd: Sendable {
+    /// The connection closed.
+    case clientLeft
+    /// The server ended it (shutdown): the connection is open and may be closed politely.
+    case stopped
+}
+
+/// One HTTP multipart stream client: a handler near the socket (its writes skip the HTTP encoder:
+/// each chunk is already framed) and a consumer of its stream's hub.
 ///
 /// At most one frame is written at a time and at most one waits: the newest. A write completes
 /// when its last byte is in the kernel, and `TCP_NOTSENT_LOWAT` keeps the kernel from taking much
-/// more than the client reads (see `TunedChildChannel`), so the next frame sent is always the
+/// more than the client reads (see `ConnectionLimits`), so the next frame sent is always the
 /// newest one, not one queued seconds ago. Used only on the connection's event loop.
-final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
+final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler, FrameConsumer {
     typealias InboundIn = NIOAny
 
+    private let hub: FrameHub
     private let framing: StreamFraming
+    private let useMemoryFile: Bool
     private var limit: ClientRateLimit
     private let metrics: StreamMetrics
-    private let tally: SendTally
-    private let ended: EventLoopPromise<FanOutEnd>
-    /// Set by the group that feeds it; the group outlives its connections.
-    weak var group: LoopFanOut?
+    private let ended: EventLoopPromise<MultipartEnd>
+    /// The loop's tally, set when the connection joins the hub.
+    var tally: SendTally?
     private var context: ChannelHandlerContext?
     /// False once the session ended (the client left, or the server stopped it).
     private(set) var isActive = true
+    private var joined = false
     /// The one write on its way, if any.
     private var inFlight: InFlight?
-    private var waiting: (frame: Frame, file: SharedFrameFile?)?
+    private var slot = NewestFrameSlot()
     private var lastSequence: UInt64 = 0
 
     /// What a write in flight needs when it completes, not the frame: a finished write lets the
@@ -36,16 +46,29 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
         let capturedAt: WallClock.Instant
         /// Counts toward the delivery metric (a new, real frame).
         let measured: Bool
-        /// A client that takes too long to accept one frame is gone (see `closeIfStalled`).
-        let issuedAt: NIODeadline
     }
 
-    init(framing: StreamFraming, fps: Double?, metrics: StreamMetrics, tally: SendTally, ended: EventLoopPromise<FanOutEnd>) {
+    init(
+        hub: FrameHub, framing: StreamFraming, fps: Double?, useMemoryFile: Bool, metrics: StreamMetrics,
+        ended: EventLoopPromise<MultipartEnd>
+    ) {
+        self.hub = hub
         self.framing = framing
         self.limit = ClientRateLimit(fps: fps)
+        self.useMemoryFile = useMemoryFile
         self.metrics = metrics
-        self.tally = tally
         self.ended = ended
+    }
+
+    /// Joins the hub and takes the newest frame as the first. Call once the handler is added.
+    func join() {
+        guard isActive, let context else { return }
+        guard let joined = hub.attach(self, on: context.eventLoop) else {
+            return  // finished: `hubFinished` ended the session
+        }
+        self.joined = true
+        tally = joined.tally
+        if let latest = joined.latest { _ = offer(latest) }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -86,19 +109,21 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    /// Sends `frame` now if the connection is idle, else keeps it as the one waiting. Returns
-    /// true when it replaced a frame that was waiting (that frame is skipped).
-    func offer(_ frame: Frame, file: SharedFrameFile?) -> Bool {
+    // MARK: - FrameConsumer
+
+    func offer(_ publication: Publication) -> Bool {
         guard isActive else { return false }
-        if inFlight != nil {
-            let replaced = waiting != nil
-            waiting = (frame, file)
-            return replaced
-        }
+        let outcome = slot.put(publication)
+        if inFlight != nil { return outcome == .replaced }
+        guard case .stored = outcome, let next = slot.take() else { return false }
         // `?fps=`: a frame not admitted is not sent to this client at all.
         guard limit.admit() else { return false }
-        send(frame, file: file)
+        send(next.frame)
         return false
+    }
+
+    func hubFinished() {
+        end(.stopped)
     }
 
     /// Ends the client's frames from the server's side (shutdown); what is in flight still goes.
@@ -106,27 +131,23 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
         end(.stopped)
     }
 
-    /// `--client-timeout`: closes the connection if one frame has been on its way for `timeout`
-    /// (its client accepts no bytes). The channel's writability cannot tell: the fan-out's
-    /// connections have watermarks high enough never to flip (see `StreamFanOut.attach`).
-    func closeIfStalled(now: NIODeadline, timeout: TimeAmount) {
-        if let inFlight, now - inFlight.issuedAt >= timeout {
-            context?.close(promise: nil)
-        }
-    }
+    // MARK: - Writing
 
-    private func send(_ frame: Frame, file: SharedFrameFile?) {
+    private func send(_ frame: Frame) {
         guard let context else { return }
-        let range = frame.wire.range(for: framing)
+        let useMemoryFile = self.useMemoryFile
+        let encoding = frame.encoding(MultipartEncoding.self) { MultipartEncoding($0, useMemoryFile: useMemoryFile) }
+        let range = encoding.range(for: framing)
+        let file = encoding.file(for: context.eventLoop)
         let data: IOData =
             if let file {
                 .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: range.lowerBound, endIndex: range.upperBound))
             } else {
-                .byteBuffer(frame.wire.chunk(for: framing))
+                .byteBuffer(encoding.chunk(for: framing))
             }
         inFlight = InFlight(
             file: file, bytes: range.count, sequence: frame.sequence, capturedAt: frame.capturedAt,
-            measured: !frame.isPlaceholder && frame.sequence != lastSequence, issuedAt: .now())
+            measured: !frame.isPlaceholder && frame.sequence != lastSequence)
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.assumeIsolated().whenComplete { self.written($0) }
         context.writeAndFlush(NIOAny(data), promise: promise)
@@ -137,29 +158,30 @@ final class FanOutConnection: ChannelInboundHandler, RemovableChannelHandler {
         inFlight = nil
         guard case .success = result else {
             // The connection failed; it closes and `channelInactive` ends the session.
-            waiting = nil
+            slot.clear()
             return
         }
-        tally.frames += 1
-        tally.bytes += write.bytes
+        tally?.frames += 1
+        tally?.bytes += write.bytes
         if write.measured {
             // Repeats of an old frame would only measure how long the scene was still.
             lastSequence = write.sequence
             let microseconds = WallClock.now().microseconds - write.capturedAt.microseconds
             metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
         }
-        if let next = waiting {
-            waiting = nil
-            _ = offer(next.frame, file: next.file)
+        if isActive, let next = slot.take(), limit.admit() {
+            send(next.frame)
         }
     }
 
-    private func end(_ reason: FanOutEnd) {
+    private func end(_ reason: MultipartEnd) {
         guard isActive else { return }
         isActive = false
-        waiting = nil
-        group?.remove(self)
-        group = nil
+        slot.clear()
+        if joined, let context {
+            hub.detach(self, on: context.eventLoop)
+        }
+        joined = false
         ended.succeed(reason)
     }
 }

@@ -11,7 +11,7 @@ public struct StreamStatus: Sendable, Codable, Equatable {
     public var name: String
     public var pipeline: String
     public var state: StreamState
-    /// Measured input frame rate over the last two seconds.
+    /// Measured input frame rate over the last frames (0 unless playing; see `InputRateMeter`).
     public var fps: Double
     public var width: Int?
     public var height: Int?

@@ -1,10 +1,11 @@
-/// Measures the pipeline's frame rate from the arrival times of the last frames.
+/// Measures the pipeline's frame rate from the arrival times of its last frames (up to 64, from
+/// the last minute), so a 0.5 fps source reads 0.5, not 0.
 struct InputRateMeter {
     private var arrivals: [UInt64]  // monotonic nanoseconds, ring buffer
     private var next = 0
     private var count = 0
-    /// Frames older than this do not count: a stalled pipeline reads as 0 fps soon.
-    private let window: UInt64 = 2_000_000_000
+    /// Frames older than this do not count.
+    private let window: UInt64 = 60_000_000_000
 
     init(capacity: Int = 64) {
         arrivals = Array(repeating: 0, count: capacity)
@@ -21,6 +22,8 @@ struct InputRateMeter {
         next = 0
     }
 
+    /// Frames per second over the recorded arrivals; 0 once the source has been quiet for twice
+    /// its usual interval (at least two seconds): a stalled pipeline reads 0 soon.
     func framesPerSecond(now: UInt64) -> Double {
         var oldest = UInt64.max
         var newest: UInt64 = 0
@@ -33,6 +36,8 @@ struct InputRateMeter {
             newest = max(newest, time)
         }
         guard inWindow >= 2, newest > oldest else { return 0 }
-        return Double(inWindow - 1) / (Double(newest - oldest) / 1e9)
+        let interval = Double(newest - oldest) / Double(inWindow - 1)
+        guard Double(now - newest) <= max(2e9, 2 * interval) else { return 0 }
+        return 1e9 / interval
     }
 }

@@ -1,0 +1,69 @@
+import CoreMetrics
+
+/// One stream's consumers on one event loop. Used only on that loop.
+final class LoopFanOut {
+    private let metrics: StreamMetrics
+    private var consumers: [any FrameConsumer] = []
+    private var finished = false
+    /// What this loop's consumers sent since it was last added to the stream's counters.
+    let tally = SendTally()
+
+    init(metrics: StreamMetrics) {
+        self.metrics = metrics
+    }
+
+    func add(_ consumer: any FrameConsumer) {
+        guard !finished else {
+            consumer.hubFinished()
+            return
+        }
+        consumers.append(consumer)
+    }
+
+    func remove(_ consumer: any FrameConsumer) {
+        flushTally()
+        if let index = consumers.firstIndex(where: { $0 === consumer }) {
+            consumers.swapAt(index, consumers.count - 1)
+            consumers.removeLast()
+        }
+    }
+
+    func deliver(_ publication: Publication) {
+        flushTally()
+        guard !finished, !consumers.isEmpty else { return }
+        var skipped = 0
+        // Over a copy: a consumer may leave during its offer (a failed write).
+        for consumer in consumers where consumer.offer(publication) {
+            skipped += 1
+        }
+        if skipped > 0 { metrics.framesSkipped.increment(by: skipped) }
+    }
+
+    func runEnded() {
+        for consumer in consumers { consumer.runEnded() }
+    }
+
+    func finish() {
+        flushTally()
+        finished = true
+        let ending = consumers
+        consumers.removeAll()
+        for consumer in ending { consumer.hubFinished() }
+    }
+
+    /// Adds the tally to the stream's counters: once per frame and loop, not once per write
+    /// (two atomic counters per write, shared by the loops, add up at hundreds of clients).
+    private func flushTally() {
+        guard tally.frames > 0 else { return }
+        metrics.framesSent.increment(by: tally.frames)
+        metrics.bytesSent.increment(by: tally.bytes)
+        tally.frames = 0
+        tally.bytes = 0
+    }
+}
+
+/// Frames and bytes sent by one event loop's consumers of a stream, not yet counted.
+final class SendTally {
+    var frames = 0
+    var bytes = 0
+}

@@ -1,0 +1,67 @@
+import NIOCore
+
+/// `--client-timeout`, the one client timeout of every connection (HTTP responses, multipart
+/// streams, WebSockets): a write that has not completed within it closes the connection.
+///
+/// First in the pipeline, next to the socket, so every write passes it. It counts writes in flight
+/// and remembers since when the connection has waited for one to complete (the oldest write's
+/// start, or the last completion): a slow client that keeps accepting bytes is never closed, one
+/// that accepts none is closed between 1 and 1.25 timeouts in. A connection with nothing to write
+/// is never closed by it (idle connections are the request deadline's and the WebSocket ping's).
+final class WriteTimeoutHandler: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = NIOAny
+    typealias OutboundOut = NIOAny
+
+    private let timeout: TimeAmount
+    private var inFlight = 0
+    private var waitingSince: NIODeadline?
+    private var check: RepeatedTask?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let period = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
+        check = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            let (handler, context) = bound.value
+            handler.closeIfStalled(context: context, now: context.eventLoop.now)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let promise = promise ?? context.eventLoop.makePromise()
+        // The loop's clock, not the system's: the same on a real loop, controllable in tests.
+        let eventLoop = context.eventLoop
+        if inFlight == 0 { waitingSince = eventLoop.now }
+        inFlight += 1
+        promise.futureResult.assumeIsolated().whenComplete { _ in self.completed(now: eventLoop.now) }
+        context.write(data, promise: promise)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all {
+            check?.cancel()
+            check = nil
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
+    private func completed(now: NIODeadline) {
+        inFlight -= 1
+        // Progress: the wait for the next completion starts now.
+        waitingSince = inFlight > 0 ? now : nil
+    }
+
+    private func closeIfStalled(context: ChannelHandlerContext, now: NIODeadline) {
+        guard let since = waitingSince, now - since >= timeout else { return }
+        waitingSince = nil
+        context.close(promise: nil)
+    }
+}

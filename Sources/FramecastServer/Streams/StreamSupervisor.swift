@@ -1,0 +1,300 @@
+import CoreMetrics
+import Dispatch
+public import Logging
+public import MediaPipeline
+public import ServiceLifecycle
+import Synchronization
+
+/// Runs one stream's pipeline for as long as somebody watches it, by carrying out what its
+/// `StreamLifecycle` decides.
+///
+/// Every event (a client arriving or leaving, a frame, a bus error, a timer) is applied to the
+/// lifecycle under one lock, which returns actions; the actions are carried out after the lock is
+/// released. GStreamer state changes block (a camera takes a while to open and close), so they run
+/// on one serial queue per stream; GStreamer's streaming thread only publishes frames into `hub`;
+/// placeholder pictures are rendered off that queue (see `PlaceholderPictures`).
+public final class StreamSupervisor: Service, Sendable {
+    public let name: String
+    public let pipelineDescription: String
+    /// The description with the passwords of its URLs masked: what status and logs show.
+    public let shownDescription: String
+    public let settings: StreamSettings
+    public let metrics: StreamMetrics
+    public let hub: FrameHub
+
+    private let logger: Logger
+    /// Where GStreamer state changes run.
+    private let queue: DispatchQueue
+    private let placeholders: PlaceholderPictures
+    private let createdAt = DispatchTime.now().uptimeNanoseconds
+    private let core: Mutex<Core>
+
+    private struct Core {
+        var lifecycle: StreamLifecycle
+        /// The running pipeline and its run (set and taken on `queue`).
+        var pipeline: (run: UInt64, pipeline: Pipeline)?
+        var rate = InputRateMeter()
+        var lastFrame: (bytes: Int, width: Int, height: Int, at: WallClock.Instant)?
+    }
+
+    /// Validates the description (throws a `PipelineError` a user can act on); runs nothing.
+    public init(
+        name: String, pipeline: String, settings: StreamSettings, metrics: StreamMetrics, logger: Logger
+    ) throws(PipelineError) {
+        try Pipeline.validate(pipeline)
+        self.name = name
+        self.metrics = metrics
+        self.pipelineDescription = pipeline
+        self.shownDescription = CredentialMask.mask(pipeline)
+        self.settings = settings
+        self.hub = FrameHub(metrics: metrics)
+        var logger = logger
+        logger[metadataKey: "stream"] = .string(name)
+        self.logger = logger
+        self.queue = DispatchQueue(label: "framecast.stream.\(name)")
+        self.placeholders = PlaceholderPictures(stream: name, logger: logger)
+        self.core = Mutex(Core(lifecycle: StreamLifecycle(settings: settings)))
+    }
+
+    // MARK: - Service
+
+    public func run() async throws {
+        apply { lifecycle, now in lifecycle.begin(now: now) }
+        // Runs until the service group shuts down; everything else happens on events.
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops the pipeline for good and ends every consumer (each stream then sends its closing
+    /// boundary). Returns once the pipeline is stopped.
+    public func shutdown() async {
+        apply { lifecycle, _ in lifecycle.shutdown() }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            queue.async { done.resume() }
+        }
+        logger.debug("stream stopped for shutdown")
+    }
+
+    // MARK: - Clients
+
+    /// Registers a client (a stream viewer or a snapshot waiting for a frame). The pipeline starts
+    /// if it is not running (the state says `starting` by the time this returns); it may stop
+    /// once every lease is released and the idle time passed.
+    public func acquireClient() -> ClientLease {
+        clientsChanged(by: 1)
+        return ClientLease { [weak self] in self?.clientsChanged(by: -1) }
+    }
+
+    private func clientsChanged(by delta: Int) {
+        let count = apply { lifecycle, now in lifecycle.clientsChanged(to: lifecycle.clients + delta, now: now) }
+        metrics.clients.record(count)
+    }
+
+    /// The newest frame, only while frames are flowing: never a stale frame of a stopped or
+    /// failed pipeline, never a placeholder.
+    public func liveFrame() -> Frame? {
+        guard state == .playing, let latest = hub.latest, !latest.isPlaceholder else { return nil }
+        return latest
+    }
+
+    public var state: StreamState { core.withLock { $0.lifecycle.publicState } }
+
+    public func status() -> StreamStatus {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let wallNow = WallClock.now()
+        return core.withLock { core in
+            let lifecycle = core.lifecycle
+            let fps = lifecycle.publicState == .playing ? core.rate.framesPerSecond(now: now) : 0
+            return StreamStatus(
+                name: name,
+                pipeline: shownDescription,
+                state: lifecycle.publicState,
+                fps: (fps * 100).rounded() / 100,
+                width: core.lastFrame?.width,
+                height: core.lastFrame?.height,
+                lastFrameBytes: core.lastFrame?.bytes,
+                lastFrameAgeSeconds: core.lastFrame.map { $0.at.seconds(until: wallNow) },
+                clients: lifecycle.clients,
+                framesPublished: lifecycle.framesPublished,
+                restarts: lifecycle.restarts,
+                lastError: lifecycle.lastError,
+                uptimeSeconds: Double(now - createdAt) / 1e9
+            )
+        }
+    }
+
+    // MARK: - Events and actions
+
+    /// Applies one event to the lifecycle under the lock, then carries its actions out. Returns
+    /// the client count after the event.
+    @discardableResult
+    private func apply(_ event: (inout StreamLifecycle, UInt64) -> [StreamLifecycle.Action]) -> Int {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let (actions, clients) = core.withLock { core in (event(&core.lifecycle, now), core.lifecycle.clients) }
+        perform(actions)
+        return clients
+    }
+
+    private func perform(_ actions: [StreamLifecycle.Action]) {
+        for action in actions {
+            switch action {
+            case .startPipeline(let run):
+                hub.beginRun(run)
+                queue.async { self.startPipeline(run: run) }
+            case .tearDown(let run):
+                // At once: the run's frames are refused from now on, even while it stops.
+                hub.endRun(run)
+                queue.async { self.tearDown(run: run) }
+            case .schedule(let seconds, let timer):
+                queue.asyncAfter(deadline: .now() + max(0, seconds)) {
+                    self.apply { lifecycle, now in lifecycle.timerFired(timer, now: now, wallSeconds: WallClock.now().secondsSinceEpoch) }
+                }
+            case .showPlaceholder(let reason):
+                let lastFrame = core.withLock { $0.lastFrame }
+                placeholders.show(
+                    reason, width: lastFrame?.width ?? 640, height: lastFrame?.height ?? 480, lastFrameAt: lastFrame?.at, on: hub)
+            case .repeatLatest:
+                hub.repeatLatest()
+            case .entered(let state):
+                metrics.enter(state)
+            case .restartCounted:
+                metrics.restarts.increment()
+            case .restartScheduled(let seconds):
+                logger.info("restarting pipeline", metadata: ["in_seconds": .stringConvertible(seconds)])
+            case .waitingForClient:
+                logger.info("pipeline stopped after a failure; it starts again with the next client")
+            case .stoppedIdle:
+                logger.info("no clients for \(settings.idleTimeout.formatted()) s: pipeline set to NULL")
+            case .stalled(let seconds):
+                logger.warning("no frame for \(seconds.formatted()) s: restarting the pipeline")
+            case .finish:
+                hub.finish()
+            }
+        }
+    }
+
+    // MARK: - Pipelines (on `queue` only)
+
+    private func startPipeline(run: UInt64) {
+        guard core.withLock({ $0.lifecycle.currentRun?.id == run }) else { return }
+        let pipeline: Pipeline
+        do {
+            pipeline = try Pipeline(
+                description: pipelineDescription,
+                onSample: makeSampleHandler(run: run),
+                onBusEvent: { [weak self] event in
+                    guard let self else { return }
+                    self.queue.async { self.handle(event, run: run) }
+                })
+        } catch {
+            // Validated at start-up, so only a changed environment (a plugin removed) lands here.
+            failed(run: run, PipelineFault(element: nil, message: error.description, debug: nil))
+            return
+        }
+        let current = core.withLock { core -> Bool in
+            guard core.lifecycle.currentRun?.id == run else { return false }
+            core.pipeline = (run, pipeline)
+            return true
+        }
+        guard current else { return }
+        logger.info("starting pipeline")
+        do {
+            try pipeline.play()
+        } catch {
+            // The element's own error was posted on the bus during play() and is already queued
+            // ahead of this: it carries the better message. This one only acts if it did not.
+            let fault = PipelineFault(element: nil, message: error.description, debug: nil)
+            queue.async { self.failed(run: run, fault) }
+        }
+    }
+
+    /// Sets the run's pipeline to NULL, waiting at most 3 s (1 s at shutdown). An element stuck in
+    /// a blocking call it cannot interrupt (a read from a pipe, a hung driver) would otherwise hold
+    /// this stream's queue, and with it every later restart and the server's shutdown, forever:
+    /// such a pipeline is abandoned to its own thread and reported.
+    private func tearDown(run: UInt64) {
+        let (taken, stopping) = core.withLock { core -> (Pipeline?, Bool) in
+            guard let running = core.pipeline, running.run == run else { return (nil, false) }
+            core.pipeline = nil
+            return (running.pipeline, core.lifecycle.state == .stopped)
+        }
+        guard let taken else { return }
+        let seconds: Double = stopping ? 1 : 3
+        let stopped = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            taken.stop()
+            stopped.signal()
+        }
+        if stopped.wait(timeout: .now() + seconds) == .timedOut {
+            logger.error("the pipeline did not stop within \(seconds.formatted()) s (an element is stuck); abandoning it")
+        }
+    }
+
+    private func handle(_ event: BusEvent, run: UInt64) {
+        switch event.masked {
+        case .error(let fault):
+            logger.error(
+                "pipeline error",
+                metadata: ["element": .string(fault.element ?? "?"), "message": .string(fault.message), "debug": .string(fault.debug ?? "")])
+            failed(run: run, fault)
+        case .warning(let fault):
+            logger.warning(
+                "pipeline warning",
+                metadata: ["element": .string(fault.element ?? "?"), "message": .string(fault.message), "debug": .string(fault.debug ?? "")])
+        case .endOfStream:
+            logger.info("pipeline reached end-of-stream")
+            failed(run: run, PipelineFault(element: nil, message: "end of stream: the source finished", debug: nil))
+        }
+    }
+
+    private func failed(run: UInt64, _ fault: PipelineFault) {
+        let fault = fault.masked
+        let error = StreamStatus.LastError(element: fault.element, message: fault.message, debug: fault.debug, at: WallClock.now().secondsSinceEpoch)
+        apply { lifecycle, now in lifecycle.failed(run: run, error: error, now: now) }
+    }
+
+    // MARK: - Frames (on GStreamer's streaming thread)
+
+    private func makeSampleHandler(run: UInt64) -> SampleHandler {
+        { [weak self] bytes, format in
+            guard let self else { return }
+            let capturedAt = WallClock.now()
+            let now = DispatchTime.now().uptimeNanoseconds
+            let (verdict, actions) = self.core.withLock { core in
+                let decided = core.lifecycle.frame(run: run, now: now)
+                if case .publish(_, let first) = decided.0 {
+                    if first { core.rate.reset() }
+                    core.rate.record(at: now)
+                    core.lastFrame = (bytes.count, format.width, format.height, capturedAt)
+                }
+                return decided
+            }
+            self.metrics.framesCaptured.increment()
+            guard case .publish(let sequence, let first) = verdict else { return }
+            self.perform(actions)
+            if first {
+                self.logger.info("first frame", metadata: ["width": "\(format.width)", "height": "\(format.height)", "bytes": "\(bytes.count)"])
+            }
+            let frame = Frame(
+                stream: self.name, sequence: sequence, capturedAt: capturedAt, width: format.width, height: format.height, copying: bytes)
+            self.hub.publish(frame, run: run)
+        }
+    }
+}
+
+extension PipelineFault {
+    /// The fault with URL passwords masked in every field (element messages quote locations).
+    var masked: PipelineFault {
+        PipelineFault(element: element.map(CredentialMask.mask), message: CredentialMask.mask(message), debug: debug.map(CredentialMask.mask))
+    }
+}
+
+extension BusEvent {
+    var masked: BusEvent {
+        switch self {
+        case .error(let fault): .error(fault.masked)
+        case .warning(let fault): .warning(fault.masked)
+        case .endOfStream: .endOfStream
+        }
+    }
+}
