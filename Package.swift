@@ -105,6 +105,7 @@ let package = Package(
                 "MediaPipeline",
                 "framecast",
                 "PipelineCycles",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -26,8 +26,9 @@ extension FrameConsumer {
 }
 
 /// A consumer's one newest-frame slot: keeps at most one frame waiting, and never takes a
-/// publication older than the last one it took (publications reach a loop in the hub's order
-/// except around a client's arrival, when it is offered the newest frame directly).
+/// publication older than the last one it took. The hub numbers publications under its lock but
+/// posts them to the loops after releasing it, so two publications decided at nearly the same time
+/// (a repeat and a new frame) can reach a loop in either order: the slot puts them back in order.
 struct NewestFrameSlot {
     private(set) var waiting: Publication?
     private var lastOrder: UInt64 = 0

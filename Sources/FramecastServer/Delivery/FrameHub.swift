@@ -40,12 +40,15 @@ public final class FrameHub: Sendable {
     /// The newest frame, real or placeholder, if any was published since the last run ended.
     public var latest: Frame? { state.withLock { $0.latest?.frame } }
 
-    /// Frames of `run` are accepted from now on.
+    /// Frames of `run` are accepted from now on, and the newest frame (an older run's, or a
+    /// placeholder) is forgotten: it may reach here before the older run's `endRun`, when the two
+    /// were decided on different threads.
     func beginRun(_ run: UInt64) {
         state.withLock { state in
             guard run > state.newestRun else { return }
             state.newestRun = run
             state.run = run
+            state.latest = nil
         }
     }
 
