@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every parser that reads outside input.
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every parser that reads outside input,
+# and of the stream lifecycle state machine (random event sequences against a fake clock).
 #
 # Each target is one harness (Fuzz/Targets/NAME.swift) compiled by swiftc together with the few
 # project files it tests, which import nothing or only Foundation: no SwiftPM, so NIO and
@@ -29,6 +30,8 @@ media=Sources/MediaPipeline
 support=Fuzz/Support/FuzzInput.swift
 numbers="Fuzz/Support/BoundedNumberChecks.swift $server/Configuration/BoundedNumber.swift $server/Configuration/Limits.swift $server/HTTP/EchoedText.swift"
 template="$media/PipelineTemplate.swift $media/PipelineVariables.swift $media/PipelineError.swift"
+streams=$server/Streams
+lifecycle="$streams/StreamLifecycle.swift $streams/StreamLifecycle+Action.swift $streams/StreamSettings.swift $streams/StreamState.swift $streams/StreamStatus.swift $streams/Double+formatted.swift"
 
 # NAME and the project files its harness needs, in the order they run.
 targets=(
@@ -41,6 +44,7 @@ targets=(
   "mjpg_action $server/HTTP/MjpgStreamerAction.swift"
   "wall_subscription $server/HTTP/WallSubscription.swift"
   "htpasswd $server/Configuration/HtpasswdFile.swift"
+  "stream_lifecycle $lifecycle"
 )
 
 flags=(

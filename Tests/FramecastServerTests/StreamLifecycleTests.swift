@@ -94,6 +94,16 @@ struct StreamLifecycleTests {
         #expect(h.fail().restart?.after == nextDelay)
     }
 
+    /// A run that never delivered a frame was not healthy, however long it took to fail (a frame
+    /// timeout longer than the longest delay).
+    @Test func aLongRunWithoutFramesDoesNotResetTheBackOff() {
+        var h = Harness { $0.frameTimeout = 60 }
+        h.clients(1)
+        #expect([h.failAndRestart(), h.failAndRestart(), h.failAndRestart()] == [1, 2, 4])
+        h.advance(45)
+        #expect(h.fail().restart?.after == 8)
+    }
+
     @Test func idleStopIsScheduledWhenTheLastClientLeaves() throws {
         var h = Harness { $0.idleTimeout = 7 }
         h.clients(2)
@@ -246,16 +256,18 @@ struct StreamLifecycleTests {
         #expect(h.frame() == .publish(sequence: 2, first: true))
     }
 
-    @Test func restartTimerFiringAfterTheStreamWentIdleIsIgnored() throws {
+    /// Whichever comes first after everyone left during a back-off, the idle stop or the restart
+    /// timer, the stream ends failed and the other timer does nothing.
+    @Test func restartTimerFiringAfterTheIdleStopEndedTheBackOffIsIgnored() throws {
         var h = Harness { $0.idleTimeout = 2; $0.minimumRestartDelay = 5 }
         h.startPlaying()
         let restart = try #require(h.fail().restart).timer
         let idleStop = try #require(h.clients(0).idleStop)
         h.advance(2)
-        #expect(h.fire(idleStop) == [.entered(.idle), .stoppedIdle])
+        #expect(h.fire(idleStop) == [.entered(.error), .waitingForClient])
         h.advance(3)
         #expect(h.fire(restart) == [])
-        #expect(h.state == .idle && h.lifecycle.restarts == 0)
+        #expect(h.state == .error && h.lifecycle.restarts == 0)
         // Nor does it act on the back-off of a later run.
         h.clients(1)
         #expect(h.fail().restart?.timer != restart)

@@ -15,7 +15,7 @@ extension StreamLifecycle {
         case showPlaceholder(PlaceholderReason)
         /// Send the newest frame again (a still scene keeps painting; proxies keep the connection).
         case repeatLatest
-            /// For the supervisor to log and count; nothing to carry out.
+        /// For the supervisor to log and count; nothing to carry out.
         case entered(StreamState)
         case restartCounted
         case restartScheduled(after: Double)

@@ -120,8 +120,9 @@ struct StreamLifecycle {
         guard let run = currentRun, run.id == id else { return [] }
         lastError = error
         var actions: [Action] = [.tearDown(run: run.id)]
-        // A run that lasted longer than the longest delay was healthy: start over at the shortest.
-        if Double(now &- run.startedAt) / 1e9 >= settings.maximumRestartDelay {
+        // A run that delivered frames for longer than the longest delay was healthy: start over at
+        // the shortest. A run that never delivered was not, however long it took to fail.
+        if isPlaying, Double(now &- run.startedAt) / 1e9 >= settings.maximumRestartDelay {
             restartDelay = settings.minimumRestartDelay
         }
         guard wanted else {
@@ -161,10 +162,15 @@ struct StreamLifecycle {
             var actions: [Action] = []
             if let run = currentRun { actions.append(.tearDown(run: run.id)) }
             switch state {
-            case .starting, .playing, .restarting:
+            case .starting, .playing:
                 state = .idle
                 lastDelivery = nil
                 return actions + [.entered(.idle), .stoppedIdle]
+            case .restarting(let backoff):
+                // Failed, and nobody came back during the back-off: the same end as when the
+                // restart timer fires first.
+                state = .failed(backoff.error)
+                return [.entered(.error), .waitingForClient]
             case .idle, .failed, .stopped:
                 return actions
             }
