@@ -32,8 +32,11 @@ browser-test: deps
 	$(SWIFT) build --product framecast
 	Tests/Browser/run.sh
 
-# Framecast against the Flask recipe, a GStreamer-only server and a C floor, side by side
-# (about 20 minutes; writes bench/BENCHMARKS.md). bench-quick is a 4-minute smoke run.
+# Framecast against the Flask recipe, a GStreamer-only server, a C floor and the pre-change binary
+# (framecast-before: built once from BEFORE_REF, default 42ce3ee, into bench/before/<commit>/ by
+# bench/build-before.sh, about 10 minutes the first time; FRAMECAST_BEFORE=/path skips the build),
+# side by side (about 25 minutes; writes bench/BENCHMARKS.md). bench-quick is a 5-minute smoke run.
+# e.g. make bench BEFORE_REF=<commit>
 bench: release
 	$(MAKE) -C bench FRAMECAST=$(CURDIR)/.build/release/framecast
 

@@ -9,7 +9,9 @@ over the load client's measurement window and its peak RSS (VmHWM, and sampled V
     make -C bench                    # full matrix: 1, 50, 200, 400, 800 clients at 720p30, 200 at 1080p30
     BENCH_QUICK=1 make -C bench      # smoke test: 1, 50, 200 clients at 720p30, 5 s windows
 
-Environment: FRAMECAST (the binary), BENCH_QUICK=1, BENCH_CONTENDERS=framecast,floor,...,
+Environment: FRAMECAST (the binary), FRAMECAST_BEFORE (the pre-change binary, contender
+framecast-before; default: bench/build-before.sh's build of BEFORE_REF, default 42ce3ee, built if
+missing), BENCH_QUICK=1, BENCH_CONTENDERS=framecast,floor,...,
 BENCH_CLIENTS=1,50 (720p cells), BENCH_SLOW_SECONDS, BENCH_SKIP_SLOW=1, BENCH_PORT (first port),
 BENCH_REPORT (where the Markdown goes; the full run writes bench/BENCHMARKS.md, a quick run
 bench/results/BENCHMARKS-quick.md).
@@ -47,9 +49,17 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080)}
-CONTENDERS = ["framecast", "framecast-copy", "floor", "flask", "gstreamer"]
+# framecast-before: the binary built from BEFORE_REF (the commit before the frame-path redesign),
+# started with exactly framecast's flags, so the two are compared within each cell of one run.
+CONTENDERS = ["framecast", "framecast-before", "framecast-copy", "floor", "flask", "gstreamer"]
 # The slow-reader run takes a minute per contender: the copy path's freshness is in the test suite.
-SLOW_CONTENDERS = ["framecast", "floor", "flask", "gstreamer"]
+SLOW_CONTENDERS = ["framecast", "framecast-before", "floor", "flask", "gstreamer"]
+BEFORE_REF = os.environ.get("BEFORE_REF") or "42ce3ee"
+# The issue's before/after targets (framecast against framecast-before)
+BEFORE_CELLS = [("720p", n) for n in (200, 400, 800)]
+BEFORE_MAX_COST_RATIO = 1.05  # CPU per GB within 5% of the pre-change binary's
+ALL_CLIENTS_FPS = 29.0  # "every client at 30 fps": the lowest client's fps over the window
+SLOW_AGE_MAX_MS = 500.0
 
 if QUICK:
     CELLS = [("720p", n) for n in (1, 50, 200)]
@@ -307,10 +317,51 @@ def framecast_binary() -> Path | None:
     return None
 
 
+def framecast_before_binary(build: bool = False) -> Path | None:
+    """FRAMECAST_BEFORE, else build-before.sh's binary for BEFORE_REF (built first when `build`)."""
+    env = os.environ.get("FRAMECAST_BEFORE")
+    if env:
+        return Path(env) if Path(env).is_file() and os.access(env, os.X_OK) else None
+    r = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=7", "--verify", "--quiet", f"{BEFORE_REF}^{{commit}}"],
+                       capture_output=True, text=True)
+    short = r.stdout.strip()
+    if short:
+        cand = BENCH / "before" / short / ".build/release/framecast"
+        if (cand.parent.parent.parent / ".framecast-before").is_file() and os.access(cand, os.X_OK):
+            return cand
+    if not build:
+        return None
+    log(f"framecast-before: building {BEFORE_REF} with build-before.sh (about 10 minutes on 2 cores)")
+    r = subprocess.run([str(BENCH / "build-before.sh")], env={**os.environ, "BEFORE_REF": BEFORE_REF},
+                       stdout=subprocess.PIPE, text=True)
+    path = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ""
+    if path and os.access(path, os.X_OK):
+        os.environ["FRAMECAST_BEFORE"] = path
+        return Path(path)
+    return None
+
+
+def binary_commit(fc: Path) -> str:
+    """The commit a framecast binary was built from: build-before.sh's stamp, else the checkout's HEAD."""
+    src = fc.parents[2] if len(fc.parents) > 2 else REPO
+    stamp = src / ".framecast-before"
+    if stamp.is_file():
+        return stamp.read_text().split()[0][:7]
+    commit = "unknown"
+    r = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    commit = r.stdout.strip() or commit
+    if r.returncode == 0:
+        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        if dirty:
+            commit += " (with uncommitted changes)"
+    return commit
+
+
 def server_command(name: str, frames: Path, port: int, gipy: str | None) -> list[str] | None:
     loop = f"{frames}/loop/%06d.jpg"
-    if name in ("framecast", "framecast-copy"):
-        fc = framecast_binary()
+    if name in ("framecast", "framecast-copy", "framecast-before"):
+        fc = framecast_before_binary() if name == "framecast-before" else framecast_binary()
         if not fc:
             return None
         pipeline = f"imagesequencesrc location={loop} framerate={FPS}/1 ! jpegparse ! clocksync ! appsink name=sink"
@@ -546,7 +597,7 @@ def plot(cells, path: Path, contenders=None):
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
-    styles = {"framecast": ("tab:red", "o"), "framecast-copy": ("tab:orange", "v"), "floor": ("tab:green", "s"), "flask": ("tab:blue", "^"), "gstreamer": ("tab:purple", "D")}
+    styles = {"framecast": ("tab:red", "o"), "framecast-before": ("tab:pink", "P"), "framecast-copy": ("tab:orange", "v"), "floor": ("tab:green", "s"), "flask": ("tab:blue", "^"), "gstreamer": ("tab:purple", "D")}
     for name in contenders or CONTENDERS:
         pts = sorted((c for c in cells if c["contender"] == name and c["res"] == "720p" and "load" in c), key=lambda c: c["clients"])
         if not pts:
@@ -626,15 +677,117 @@ def targets_section(run) -> list[str]:
     return out
 
 
+def before_section(run) -> list[str]:
+    """The issue's before/after targets: framecast against framecast-before (the binary built from
+    BEFORE_REF), both in the same cells of this one run."""
+    if "framecast-before" not in (run.get("contenders") or []):
+        return []
+    cells = {(c["contender"], c["res"], c["clients"]): c for c in run["cells"] if "load" in c}
+    ran = {(c["res"], c["clients"]) for c in run["cells"]}
+    fc_ran = "framecast" in run["contenders"]
+    counts = ", ".join(str(n) for _, n in BEFORE_CELLS)
+    out = ["## Against the pre-change binary, in this run", ""]
+    out.append(f"**framecast** (commit `{run.get('framecast_commit')}`) against **framecast-before** (commit "
+               f"`{run.get('before_commit') or run.get('before_ref')}`, `BEFORE_REF={run.get('before_ref')}`), started with the "
+               "same flags, one after the other in each cell. Targets: server core-seconds per GB within 5% of "
+               f"framecast-before's (framecast / framecast-before ≤ {BEFORE_MAX_COST_RATIO:.2f}) at {counts} clients "
+               f"at 720p30; every client at {FPS} fps (the lowest client's fps over the window ≥ {ALL_CLIENTS_FPS:.0f}, "
+               f"no client without frames); slow-reader frame age max < {SLOW_AGE_MAX_MS:.0f} ms. Each ratio comes from "
+               "one window per contender, so it carries this machine's run-to-run noise.")
+    out.append("")
+
+    def all_clients(c) -> bool:
+        L = c["load"]
+        return L["fps_min"] >= ALL_CLIENTS_FPS and L["zero_frame_clients"] == 0 and c["server_alive"]
+
+    def yes_no(v):
+        return "n/a" if v is None else ("yes" if v else "**no**")
+
+    def verdict(v):
+        return "not measured" if v is None else ("**pass**" if v else "**FAIL**")
+
+    out.append("| res | clients | core-s/GB framecast | core-s/GB before | framecast / before | ≤ 1.05 | "
+               "fps min framecast / before | every client 30 fps: framecast / before |")
+    out.append("|---|---:|---:|---:|---:|---|---|---|")
+    cost_ok: list[bool | None] = []
+    ratios: list[str] = []
+    fps_ok: list[bool | None] = []
+    for res, n in BEFORE_CELLS:
+        if (res, n) not in ran:
+            out.append(f"| {res} | {n} | not in this run | | | | | |")
+            cost_ok.append(None)
+            fps_ok.append(None)
+            continue
+        a, b = cells.get(("framecast", res, n)), cells.get(("framecast-before", res, n))
+        ca, cb = (a or {}).get("core_s_per_gb"), (b or {}).get("core_s_per_gb")
+        ratio = ca / cb if ca and cb else None
+        ratios.append(f"{n}: {fmt(ratio, 2)}")
+        ok = None if ratio is None else ratio <= BEFORE_MAX_COST_RATIO
+        if a is None and fc_ran:
+            ok = False  # framecast itself failed or was skipped in a cell that ran
+        cost_ok.append(ok)
+        fps_ok.append(all_clients(a) if a else (False if fc_ran else None))
+
+        def fps(c, name):
+            return fmt(c["load"]["fps_min"]) if c else "failed" if name in run["contenders"] else "not run"
+
+        def every(c, name):
+            return yes_no(all_clients(c)) if c else "**no** (failed)" if name in run["contenders"] else "not run"
+        out.append(f"| {res} | {n} | {fmt(ca, 3)} | {fmt(cb, 3)} | {fmt(ratio, 2)} | {yes_no(ok)} | "
+                   f"{fps(a, 'framecast')} / {fps(b, 'framecast-before')} | "
+                   f"{every(a, 'framecast')} / {every(b, 'framecast-before')} |")
+    out.append("")
+
+    slow = {s["contender"]: s for s in run.get("slow", [])}
+
+    def slow_ms(name, key):
+        s = slow.get(name)
+        return s["slow"][key] if s and s.get("slow") and s.get("fast") else None
+    age_a, age_b = slow_ms("framecast", "latency_ms_max"), slow_ms("framecast-before", "latency_ms_max")
+    age_ok = None if age_a is None else age_a < SLOW_AGE_MAX_MS
+    if "framecast" in slow and not slow["framecast"].get("slow"):
+        age_ok = False  # the slow-reader run of framecast failed
+    if "framecast" in slow or "framecast-before" in slow:
+        out.append(f"| slow reader ({SLOW_RATE / 1e6:.0f} MB/s, {run.get('slow_seconds', SLOW_SECONDS):.0f} s, "
+                   f"{SLOW_FAST_CLIENTS} fast clients) | framecast | framecast-before |")
+        out.append("|---|---:|---:|")
+        out.append(f"| frame age max ms (target < {SLOW_AGE_MAX_MS:.0f}) | {fmt(age_a, 0)} | {fmt(age_b, 0)} |")
+        out.append(f"| frame age p50 ms | {fmt(slow_ms('framecast', 'latency_ms_p50'), 0)} | "
+                   f"{fmt(slow_ms('framecast-before', 'latency_ms_p50'), 0)} |")
+        out.append("")
+
+    def combine(vals):
+        if any(v is False for v in vals):
+            return False
+        return None if any(v is None for v in vals) else True
+
+    def missing(vals):
+        gone = [str(n) for (_, n), v in zip(BEFORE_CELLS, vals) if v is None]
+        return f" ({', '.join(gone)} clients not measured)" if gone and len(gone) < len(vals) else ""
+    c_all, f_all = combine(cost_ok), combine(fps_ok)
+    out.append(f"- CPU per GB within 5% of framecast-before at {counts} clients: {verdict(c_all)}{missing(cost_ok)}"
+               + (f" (framecast / framecast-before {', '.join(ratios)})" if ratios else "") + ".")
+    out.append(f"- Every client at {FPS} fps (framecast) at {counts} clients: {verdict(f_all)}{missing(fps_ok)}.")
+    out.append(f"- Slow-reader frame age max < {SLOW_AGE_MAX_MS:.0f} ms (framecast): {verdict(age_ok)}"
+               + (f" ({age_a:.0f} ms; framecast-before {fmt(age_b, 0)} ms)" if age_a is not None else "") + ".")
+    overall = combine([c_all, f_all, age_ok])
+    out.append("- All three: " + ("**pass**" if overall else "**FAIL**" if overall is False
+                                  else "incomplete (not every target was measured in this run)") + ".")
+    out.append("")
+    return out
+
+
 def write_report(run, path: Path, png: Path):
     cells = run["cells"]
     lines = []
     add = lines.append
     m = run["machine"]
+    before_note = (f", framecast-before commit `{run['before_commit']}` (`BEFORE_REF={run.get('before_ref')}`)"
+                   if run.get("before_commit") else "")
     add("# Framecast benchmarks")
     add("")
     add(f"Run `{run['run_id']}` ({'BENCH_QUICK=1, reduced matrix' if run['quick'] else 'full matrix'}), "
-        f"{run['date']}, Framecast commit `{run['framecast_commit']}`. Every number below comes from this one run: "
+        f"{run['date']}, Framecast commit `{run['framecast_commit']}`{before_note}. Every number below comes from this one run: "
         "for each cell the contenders ran one after another (order rotated from cell to cell), each on a freshly "
         "started server.")
     add("")
@@ -654,6 +807,9 @@ def write_report(run, path: Path, png: Path):
         "clocksync ! appsink name=sink' --always-on --log-level warning`. GStreamer 1.22's imagesequencesrc has no `loop` "
         "property (it arrived later) and multifilesrc gives untimestamped buffers, so `frames-*/loop/` holds 20 minutes of "
         "symlinks to the 300 frames. Each frame goes to every HTTP client from a memory file with `sendfile(2)`.")
+    add("- **framecast-before**: the pre-change binary, built by `bench/build-before.sh` from `BEFORE_REF` (default "
+        "`42ce3ee`, the commit before the frame-path redesign) into `bench/before/<commit>/`, or `FRAMECAST_BEFORE`; "
+        "started with exactly framecast's flags.")
     add("- **framecast-copy**: the same with `--no-sendfile`: each frame is written to every client from memory "
         "(the kernel copies it into each socket, as the floor's `send()` does).")
     add("- **floor** (`peers/floor.c`): one thread, epoll, non-blocking sockets; each part (chunk header, part headers with "
@@ -695,6 +851,7 @@ def write_report(run, path: Path, png: Path):
     add(f"![server CPU against clients]({png.name})")
     add("")
     lines.extend(targets_section(run))
+    lines.extend(before_section(run))
     slow = run.get("slow", [])
     if slow:
         add(f"## Slow reader")
@@ -726,7 +883,9 @@ def write_report(run, path: Path, png: Path):
     add("")
     add("```sh")
     add("make release                 # builds .build/release/framecast")
-    add("make -C bench                # full matrix (about 20 minutes), writes bench/BENCHMARKS.md and bench/benchmarks-cpu.png")
+    add("make -C bench                # full matrix (about 25 minutes; builds framecast-before first if needed),")
+    add("                             #   writes bench/BENCHMARKS.md and bench/benchmarks-cpu.png")
+    add("BEFORE_REF=<commit> make -C bench   # framecast-before from another commit (default 42ce3ee)")
     add("BENCH_QUICK=1 make -C bench  # smoke test (about 4 minutes), writes bench/results/BENCHMARKS-quick.md")
     add("```")
     add("")
@@ -753,20 +912,16 @@ def main():
     contenders = list(CONTENDERS)
     if "framecast" in contenders and not framecast_binary():
         sys.exit("framecast binary not found: build it (make release) or set FRAMECAST=/path/to/framecast")
+    if "framecast-before" in contenders and not framecast_before_binary(build=True):
+        sys.exit(f"framecast-before binary not found: bench/build-before.sh (BEFORE_REF={BEFORE_REF}) failed, "
+                 "FRAMECAST_BEFORE is not an executable, or leave framecast-before out of BENCH_CONTENDERS")
     if "gstreamer" in contenders and not gipy:
         notes.append("gstreamer contender skipped: no Python with PyGObject (apt-get install python3-gi gir1.2-gstreamer-1.0)")
         contenders.remove("gstreamer")
     fc = framecast_binary()
-    commit = "unknown"
-    if fc:
-        src = fc.parents[2] if len(fc.parents) > 2 else REPO
-        r = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        commit = r.stdout.strip() or commit
-        if r.returncode == 0:
-            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True).stdout.strip()
-            if dirty:
-                commit += " (with uncommitted changes)"
+    commit = binary_commit(fc) if fc else "unknown"
+    before = framecast_before_binary() if "framecast-before" in contenders else None
+    before_commit = binary_commit(before) if before else None
 
     resolutions = sorted({res for res, _ in CELLS}, key=lambda r: RESOLUTIONS[r][0])
     if "720p" not in resolutions:
@@ -775,6 +930,7 @@ def main():
     run_id = dt.datetime.now().strftime("run-%Y%m%d-%H%M%S") + ("-quick" if QUICK else "")
     run = {"run_id": run_id, "quick": QUICK, "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
            "machine": machine_info(), "framecast": str(fc), "framecast_commit": commit,
+           "framecast_before": str(before) if before else None, "before_ref": BEFORE_REF, "before_commit": before_commit,
            "warmup": WARMUP, "window": WINDOW, "spread": SPREAD, "slow_seconds": SLOW_SECONDS, "contenders": CONTENDERS,
            "frames": {r: frame_stats(frames[r]) for r in resolutions},
            "cells": [], "slow": [], "notes": notes}
