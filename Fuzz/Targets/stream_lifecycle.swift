@@ -172,6 +172,8 @@ private struct LifecycleModel {
     var tickFiredAgain = false
     /// Where in `timers` the newest idle stop is.
     var latestIdleStop: Int?
+    /// Since when nobody has wanted the stream, as the lifecycle counts it (nil while wanted).
+    var idleSince: UInt64?
     /// The next restart delay, computed from the failures the harness saw.
     var expectedDelay: Double
     /// When viewers were last sent something (a frame, a repeat or a placeholder); nil after an
@@ -211,6 +213,11 @@ private struct LifecycleModel {
         switch event.step {
         case .clients(let count):
             clients = max(0, count)
+            if wanted {
+                idleSince = nil
+            } else if idleSince == nil, !shutDown {
+                idleSince = now
+            }
             reconciled = true
             record(.clientsChanged(count, now: now), lifecycle.clientsChanged(to: count, now: now), before: before)
         case .begin:
@@ -316,7 +323,8 @@ private struct LifecycleModel {
             if !actions.isEmpty {
                 check(!wanted, "an idle stop while wanted (clients \(clients), alwaysOn \(settings.alwaysOn)): \(actions)")
                 check(index == latestIdleStop, "\(timer) acted, but a newer idle stop was scheduled")
-                if before.publicState == .restarting {
+                let postponed = actions.count == 1 && actions[0].isIdleStopSchedule
+                if before.publicState == .restarting, !postponed {
                     // Failed and nobody came back: the same end as the restart timer's.
                     check(actions == [.entered(.error), .waitingForClient], "an idle stop during the back-off did \(actions)")
                 }
@@ -387,10 +395,19 @@ private struct LifecycleModel {
                     restartSchedules.append(after)
                 case .idleStop(let id):
                     check(timerIDs.insert(id).inserted, "timer id \(id) was used twice")
-                    check(after == settings.idleTimeout, "an idle stop in \(after) s, not \(settings.idleTimeout)")
                     check(!wanted, "an idle stop was scheduled while wanted")
-                    // Only when the last client leaves: a second one would postpone the first.
-                    check(before.clients > 0, "an idle stop was scheduled, but nobody was watching before")
+                    // At most one outstanding: churn must not pile timers up.
+                    let outstanding = latestIdleStop.map { !timers[$0].fired } ?? false
+                    check(!outstanding || kind.isIdleStop, "a second idle stop was scheduled while one is outstanding")
+                    if kind.isIdleStop {
+                        // The timer fired early (somebody came and left meanwhile): the rest of the idle time.
+                        let idleFor = Double(now - (idleSince ?? now)) / 1e9
+                        check(after > 0 && abs(after - (settings.idleTimeout - idleFor)) < 1e-6,
+                              "an idle stop postponed by \(after) s after \(idleFor) s of \(settings.idleTimeout) idle")
+                    } else {
+                        check(after == settings.idleTimeout, "an idle stop in \(after) s, not \(settings.idleTimeout)")
+                        check(before.clients > 0, "an idle stop was scheduled, but nobody was watching before")
+                    }
                     latestIdleStop = timers.count
                 }
                 let due = now + UInt64((after * 1e9).rounded())
@@ -425,6 +442,8 @@ private struct LifecycleModel {
                 check(!wanted && lifecycle.publicState == .error, "waiting for a client while wanted or \(lifecycle.publicState)")
             case .stoppedIdle:
                 check(kind.isIdleStop, "stopped idle on \(kind)")
+                let idleFor = Double(now - (idleSince ?? now)) / 1e9
+                check(idleSince != nil && idleFor >= settings.idleTimeout, "stopped after \(idleFor) s idle, not \(settings.idleTimeout)")
                 check(!wanted, "an idle stop while wanted (clients \(clients), alwaysOn \(settings.alwaysOn))")
                 lastDelivery = nil
             case .stalled(let seconds):
@@ -545,5 +564,11 @@ private struct LifecycleModel {
 extension LifecycleModel.Kind {
     fileprivate var isIdleStop: Bool {
         if case .timer(.idleStop) = self { true } else { false }
+    }
+}
+
+extension StreamLifecycle.Action {
+    fileprivate var isIdleStopSchedule: Bool {
+        if case .schedule(_, .idleStop) = self { true } else { false }
     }
 }

@@ -33,7 +33,7 @@ final class RecordingConsumer: FrameConsumer {
         return false
     }
 
-    func runEnded() { runsEnded += 1 }
+    func runEnded(_ run: UInt64) { runsEnded += 1 }
 
     func hubFinished() { finished = true }
 }

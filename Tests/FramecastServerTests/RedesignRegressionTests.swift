@@ -1,5 +1,6 @@
 import Foundation
 import FramecastServer
+import MediaPipeline
 import Testing
 
 /// Bugs of the old frame path and lifecycle (issue 11), each against a real pipeline and socket.
@@ -76,6 +77,36 @@ import Testing
                     let fps = try await server.status()["fps"] as? Double ?? 0
                     #expect(abs(fps - 0.5) < 0.05, "fps \(fps)")
                 }
+            }
+        }
+    }
+
+    /// A start decided on a client's thread and a stop decided on the stream's queue could reach
+    /// the queue in the opposite order: the new pipeline replaced the old one under the lock, whose
+    /// release waited for a streaming thread waiting for that lock, and the whole server hung
+    /// (found by review: within seconds at `--idle-timeout 0` with concurrent snapshots).
+    @Test func snapshotsRacingIdleStopsNeitherHangNorLeakPipelines() async throws {
+        let fast = "videotestsrc is-live=false ! video/x-raw,width=64,height=48 ! jpegenc ! appsink name=sink sync=false"
+        try await TestServer.run(pipeline: fast, configure: { $0.stream.idleTimeout = 0 }) { server in
+            try await withDeadline(90, "300 snapshots racing idle stops") {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<6 {
+                        group.addTask {
+                            for _ in 0..<50 {
+                                let (head, _) = try await server.get("/snapshot")
+                                #expect(head.status == 200 || head.status == 503)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let (health, _) = try await server.get("/healthz")
+                #expect(health.status == 200)
+                try await eventually(10, "every lease released and the pipeline stopped") {
+                    let status = try await server.status()
+                    return status["clients"] as? Int == 0 && status["state"] as? String != "playing"
+                }
+                #expect(Pipeline.liveCount <= 1, "\(Pipeline.liveCount) pipelines alive")
             }
         }
     }

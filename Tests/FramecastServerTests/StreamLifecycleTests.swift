@@ -122,20 +122,49 @@ struct StreamLifecycleTests {
         #expect(h.lifecycle.restarts == 0)
     }
 
-    @Test func returningClientCancelsTheIdleStop() throws {
+    /// Timers cannot be cancelled: a client that returns and leaves again reuses the one idle
+    /// stop outstanding, which waits out the rest of the idle time when it fires.
+    @Test func aReturningClientPostponesTheIdleStopWithoutASecondTimer() throws {
+        var h = Harness()
+        h.startPlaying()
+        let timer = try #require(h.clients(0).idleStop)
+        h.advance(3)
+        #expect(h.clients(1).scheduled.isEmpty)
+        #expect(h.clients(0).scheduled.isEmpty, "the outstanding timer is reused")
+        h.advance(7)
+        let postponed = h.fire(timer)
+        #expect(postponed.scheduled.map(\.after) == [3], "idle for 7 of 10 s")
+        #expect(h.state == .playing)
+        h.advance(3)
+        #expect(h.fire(try #require(postponed.idleStop)).contains(.stoppedIdle))
+        #expect(h.state == .idle)
+    }
+
+    @Test func anIdleStopFiringWhileAClientIsBackDoesNothingAndTheNextLeaveSchedulesAnew() throws {
         var h = Harness()
         h.startPlaying()
         let first = try #require(h.clients(0).idleStop)
-        h.advance(3)
-        #expect(h.clients(1).idleStop == nil)
+        h.clients(1)
+        h.advance(10)
+        #expect(h.fire(first) == [], "a client is back: the stream is wanted")
+        #expect(h.fire(first) == [], "fired twice")
         let second = try #require(h.clients(0).idleStop)
         #expect(second != first)
-        h.advance(7)
-        #expect(h.fire(first) == [], "the cancelled timer does nothing")
-        h.clients(1)
-        h.advance(3)
-        #expect(h.fire(second) == [], "a client is back: the stream is wanted")
-        #expect(h.state == .playing)
+        h.advance(10)
+        #expect(h.fire(second).contains(.stoppedIdle))
+    }
+
+    /// A hostile client toggling its want of a stream thousands of times schedules one timer.
+    @Test func clientChurnSchedulesOneIdleStop() {
+        var h = Harness()
+        h.startPlaying()
+        var idleStops = 0
+        for _ in 0..<5000 {
+            h.advance(0.001)
+            idleStops += h.clients(0).idleStop == nil ? 0 : 1
+            idleStops += h.clients(1).idleStop == nil ? 0 : 1
+        }
+        #expect(idleStops == 1)
     }
 
     @Test(arguments: [(5.0, "no frame for 5 s"), (2.5, "no frame for 2.5 s")])
@@ -311,7 +340,9 @@ struct StreamLifecycleTests {
         let idleStop = try #require(h.clients(0).idleStop)
         h.advance(1)
         #expect(h.tick() == [.schedule(after: 1, timer: .tick)], "a pipeline still runs")
+        h.advance(9)
         h.fire(idleStop)
+        #expect(h.state == .idle)
         #expect(h.tick() == [])
         // Ticking stopped, so the next client starts it again; a running chain is not doubled.
         #expect(h.clients(1).schedulesTick)

@@ -1,21 +1,33 @@
 import Logging
 import NIOCore
-import NIOEmbedded
+import NIOPosix
 import Testing
 
 @testable import FramecastServer
 
 /// The WebSocket delivery below the socket: a `/ws` session's tiles on its event loop, its
 /// mailbox of one frame per stream, and the client leases its wants hold.
+///
+/// A real event loop, not an embedded one: a lease starts the stream's pipeline, whose threads
+/// reach the hub (and its loops) on their own. Its frames are all warm-up frames, never published,
+/// so the frames a test sees are the ones it publishes.
 struct WallSessionTests {
-    /// Two streams that never run here (no `run()`): only their hubs and leases are used.
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     static func catalog() throws -> StreamCatalog {
+        var settings = StreamSettings()
+        settings.warmupFrames = .max
         let streams = try ["a", "b"].map { name in
             try StreamSupervisor(
-                name: name, pipeline: TestPipelines.pattern(width: 64, height: 48), settings: StreamSettings(),
+                name: name, pipeline: TestPipelines.pattern(width: 64, height: 48), settings: settings,
                 metrics: DeliveryFixtures.metrics(name), logger: Logger(label: "test"))
         }
         return StreamCatalog(streams)
+    }
+
+    /// Waits until everything the loop was asked to do before now is done.
+    static func settle(_ loop: any EventLoop) async throws {
+        try await loop.submit {}.get()
     }
 
     static func publish(_ sequence: UInt64, on stream: StreamSupervisor) {
@@ -23,20 +35,20 @@ struct WallSessionTests {
         stream.hub.publish(DeliveryFixtures.frame(sequence, stream: stream.name), run: 1)
     }
 
-    @Test func aSessionGetsTheNewestFrameOfEachWantedStreamOnly() throws {
+    @Test func aSessionGetsTheNewestFrameOfEachWantedStreamOnly() async throws {
         let catalog = try Self.catalog()
         let (a, b) = (try #require(catalog.named("a")), try #require(catalog.named("b")))
-        let loop = EmbeddedEventLoop()
+        let loop = Self.group.next()
         let session = WallSession(catalog: catalog, eventLoop: loop)
         defer { session.close() }
 
         #expect(session.want(["a", "nope"]) == ["nope"])
-        loop.run()
+        try await Self.settle(loop)
         #expect(a.status().clients == 1)
         #expect(b.status().clients == 0)
         for sequence: UInt64 in 1...3 { Self.publish(sequence, on: a) }
         Self.publish(7, on: b)
-        loop.run()
+        try await Self.settle(loop)
         // Three frames while nobody took any: only the newest waits; nothing of an unwanted stream.
         let pending = session.takePending()
         #expect(pending.map(\.frame.sequence) == [3])
@@ -44,58 +56,58 @@ struct WallSessionTests {
         #expect(session.takePending().isEmpty)
     }
 
-    @Test func aStreamJoiningGetsItsNewestFrameAtOnceAndALeavingOneNothingMore() throws {
+    @Test func aStreamJoiningGetsItsNewestFrameAtOnceAndALeavingOneNothingMore() async throws {
         let catalog = try Self.catalog()
         let (a, b) = (try #require(catalog.named("a")), try #require(catalog.named("b")))
         Self.publish(5, on: b)
-        let loop = EmbeddedEventLoop()
+        let loop = Self.group.next()
         let session = WallSession(catalog: catalog, eventLoop: loop)
         defer { session.close() }
 
         _ = session.want(["a", "b"])
-        loop.run()
+        try await Self.settle(loop)
         #expect(session.takePending().map(\.frame.sequence) == [5])
         _ = session.want(["b"])
-        loop.run()
+        try await Self.settle(loop)
         #expect(a.status().clients == 0, "the lease of a stream no longer wanted is released")
         Self.publish(9, on: a)
-        loop.run()
+        try await Self.settle(loop)
         #expect(session.takePending().isEmpty)
     }
 
-    @Test func closingReleasesEveryLeaseAndDetachesEveryTile() throws {
+    @Test func closingReleasesEveryLeaseAndDetachesEveryTile() async throws {
         let catalog = try Self.catalog()
         let (a, b) = (try #require(catalog.named("a")), try #require(catalog.named("b")))
-        let loop = EmbeddedEventLoop()
+        let loop = Self.group.next()
         let session = WallSession(catalog: catalog, eventLoop: loop)
         _ = session.want(["a", "b"])
-        loop.run()
+        try await Self.settle(loop)
         #expect(a.status().clients == 1 && b.status().clients == 1)
         session.close()
-        loop.run()
+        try await Self.settle(loop)
         #expect(a.status().clients == 0 && b.status().clients == 0)
         Self.publish(1, on: a)
-        loop.run()
+        try await Self.settle(loop)
         #expect(session.takePending().isEmpty)
         // A want after close holds nothing.
         _ = session.want(["a"])
-        loop.run()
+        try await Self.settle(loop)
         #expect(a.status().clients == 0)
     }
 
     @Test func aFrameOfAWantedStreamWakesTheWriter() async throws {
         let catalog = try Self.catalog()
         let a = try #require(catalog.named("a"))
-        let loop = EmbeddedEventLoop()
+        let loop = Self.group.next()
         let session = WallSession(catalog: catalog, eventLoop: loop)
         _ = session.want(["a"])
-        loop.run()
+        try await Self.settle(loop)
         Self.publish(1, on: a)
-        loop.run()
+        try await Self.settle(loop)
         var wakeups = session.wakeups.makeAsyncIterator()
         #expect(await wakeups.next() != nil)
         session.close()
-        loop.run()
+        try await Self.settle(loop)
         #expect(await wakeups.next() == nil, "closing ends the writer's wake-ups")
     }
 }

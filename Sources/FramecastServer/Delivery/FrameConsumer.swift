@@ -15,14 +15,14 @@ protocol FrameConsumer: AnyObject {
     /// Offers the newest frame. The consumer sends it, or keeps it as its one frame waiting.
     /// Returns true when that replaced a frame still waiting (a frame this client skips).
     func offer(_ publication: Publication) -> Bool
-    /// The run whose frames it was waiting for ended (the pipeline failed or stopped).
-    func runEnded()
+    /// Pipeline run `run` ended (failed or stopped).
+    func runEnded(_ run: UInt64)
     /// The hub finished (shutdown): no more frames will come.
     func hubFinished()
 }
 
 extension FrameConsumer {
-    func runEnded() {}
+    func runEnded(_ run: UInt64) {}
 }
 
 /// A consumer's one newest-frame slot: keeps at most one frame waiting, and never takes a

@@ -62,7 +62,7 @@ public final class FrameHub: Sendable {
             return state.groups
         }
         for group in groups {
-            group.eventLoop.execute { group.fanOut.value.runEnded() }
+            group.eventLoop.execute { group.fanOut.value.runEnded(run) }
         }
     }
 
@@ -110,18 +110,19 @@ public final class FrameHub: Sendable {
         return true
     }
 
-    /// What a consumer gets when it joins: its loop's tally of frames and bytes sent, and the
-    /// newest publication, which it may take as its first frame.
+    /// What a consumer gets when it joins: its loop's tally of frames and bytes sent, the newest
+    /// publication, which it may take as its first frame, and the run current then.
     struct Joined {
         let tally: SendTally
         let latest: Publication?
+        let run: UInt64?
     }
 
     /// Adds `consumer` to its loop's fan-out. Call on `eventLoop`. Nil when the hub has finished
     /// (the consumer is told at once).
     func attach(_ consumer: any FrameConsumer, on eventLoop: any EventLoop) -> Joined? {
         eventLoop.preconditionInEventLoop()
-        let found = state.withLock { state -> (LoopFanOut, Publication?)? in
+        let found = state.withLock { state -> (LoopFanOut, Publication?, UInt64?)? in
             guard !state.finished else { return nil }
             let group: Group
             if let existing = state.groups.first(where: { $0.eventLoop === eventLoop }) {
@@ -130,14 +131,14 @@ public final class FrameHub: Sendable {
                 group = Group(eventLoop: eventLoop, fanOut: NIOLoopBound(LoopFanOut(metrics: metrics), eventLoop: eventLoop))
                 state.groups.append(group)
             }
-            return (group.fanOut.value, state.latest)
+            return (group.fanOut.value, state.latest, state.run)
         }
-        guard let (fanOut, latest) = found else {
+        guard let (fanOut, latest, run) = found else {
             consumer.hubFinished()
             return nil
         }
         fanOut.add(consumer)
-        return Joined(tally: fanOut.tally, latest: latest)
+        return Joined(tally: fanOut.tally, latest: latest, run: run)
     }
 
     /// Removes `consumer` from its loop's fan-out. Call on `eventLoop`.

@@ -39,8 +39,8 @@ final class LoopFanOut {
         if skipped > 0 { metrics.framesSkipped.increment(by: skipped) }
     }
 
-    func runEnded() {
-        for consumer in consumers { consumer.runEnded() }
+    func runEnded(_ run: UInt64) {
+        for consumer in consumers { consumer.runEnded(run) }
     }
 
     func finish() {

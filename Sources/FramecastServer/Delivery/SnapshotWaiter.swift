@@ -10,17 +10,29 @@ final class SnapshotWaiter: FrameConsumer {
     private let result: EventLoopPromise<Frame?>
     private var timer: Scheduled<Void>?
     private var joined = false
+    /// The run current when it joined: the end of an older run (announced late) is not its end.
+    private var run: UInt64?
     private var done = false
 
     /// The first real frame captured at or after `oldestAccepted` (the newest frame counts if it
-    /// is recent enough), or nil after `timeout` seconds or when the run ends.
+    /// is recent enough), or nil after `timeout` seconds, when the run ends, or when the task is
+    /// cancelled (the client left: its lease goes at once).
     static func frame(from hub: FrameHub, capturedAfter oldestAccepted: WallClock.Instant, timeout: Double, on eventLoop: any EventLoop) async -> Frame? {
         let result = eventLoop.makePromise(of: Frame?.self)
+        let waiting = NIOLoopBoundBox.makeEmptyBox(valueType: SnapshotWaiter.self, eventLoop: eventLoop)
         eventLoop.execute {
-            SnapshotWaiter(hub: hub, oldestAccepted: oldestAccepted, eventLoop: eventLoop, result: result)
-                .start(timeout: .nanoseconds(timeout.saturatingNanoseconds))
+            let waiter = SnapshotWaiter(hub: hub, oldestAccepted: oldestAccepted, eventLoop: eventLoop, result: result)
+            waiting.value = waiter
+            waiter.start(timeout: .nanoseconds(timeout.saturatingNanoseconds))
         }
-        return (try? await result.futureResult.get()) ?? nil
+        return await withTaskCancellationHandler {
+            (try? await result.futureResult.get()) ?? nil
+        } onCancel: {
+            eventLoop.execute {
+                waiting.value?.finish(nil)
+                waiting.value = nil
+            }
+        }
     }
 
     private init(hub: FrameHub, oldestAccepted: WallClock.Instant, eventLoop: any EventLoop, result: EventLoopPromise<Frame?>) {
@@ -37,6 +49,7 @@ final class SnapshotWaiter: FrameConsumer {
         // Nil when the hub has finished: `hubFinished` has answered already.
         guard let joined = hub.attach(self, on: eventLoop) else { return }
         self.joined = true
+        run = joined.run
         if let latest = joined.latest { _ = offer(latest) }
     }
 
@@ -46,7 +59,9 @@ final class SnapshotWaiter: FrameConsumer {
         return false
     }
 
-    func runEnded() { finish(nil) }
+    func runEnded(_ ended: UInt64) {
+        if run == nil || run == ended { finish(nil) }
+    }
 
     func hubFinished() { finish(nil) }
 

@@ -8,6 +8,8 @@ import NIOCore
 /// start, or the last completion): a slow client that keeps accepting bytes is never closed, one
 /// that accepts none is closed between 1 and 1.25 timeouts in. A connection with nothing to write
 /// is never closed by it (idle connections are the request deadline's and the WebSocket ping's).
+/// Its check runs a few times per timeout, and only while the connection writes: an idle
+/// keep-alive connection has no timer at all.
 final class WriteTimeoutHandler: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
@@ -21,11 +23,19 @@ final class WriteTimeoutHandler: ChannelOutboundHandler, RemovableChannelHandler
         self.timeout = timeout
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    /// Starts the check if it is not running: on a write.
+    private func startChecking(context: ChannelHandlerContext) {
+        guard check == nil else { return }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let period = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
-        check = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+        check = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { task in
             let (handler, context) = bound.value
+            if handler.waitingSince == nil {
+                // Nothing in flight for a whole period: the next write starts it again.
+                task.cancel()
+                handler.check = nil
+                return
+            }
             handler.closeIfStalled(context: context, now: context.eventLoop.now)
         }
     }
@@ -41,6 +51,7 @@ final class WriteTimeoutHandler: ChannelOutboundHandler, RemovableChannelHandler
         let eventLoop = context.eventLoop
         if inFlight == 0 { waitingSince = eventLoop.now }
         inFlight += 1
+        startChecking(context: context)
         promise.futureResult.assumeIsolated().whenComplete { _ in self.completed(now: eventLoop.now) }
         context.write(data, promise: promise)
     }

@@ -55,8 +55,12 @@ struct StreamLifecycle {
     private(set) var restartDelay: Double
     private var nextRun: UInt64 = 0
     private var nextTimer: UInt64 = 0
-    /// The idle stop scheduled, if any: a returning client cancels it.
+    /// The one idle-stop timer outstanding, if any. Timers cannot be cancelled: a client that
+    /// returns and leaves again reuses it (it reschedules itself for the rest of the idle time),
+    /// so client churn never piles up timers.
     private var idleStop: Timer?
+    /// Since when nobody wants the stream (nil while somebody does).
+    private var idleSince: UInt64?
     private var ticking = false
     /// When viewers were last sent something (a frame, a repeat or a placeholder).
     private var lastDelivery: UInt64?
@@ -150,15 +154,22 @@ struct StreamLifecycle {
             guard case .restarting(let backoff) = state, backoff.timer == timer else { return [] }
             // Everyone left during the back-off: no camera is opened for nobody.
             guard wanted else {
-                idleStop = nil
                 state = .failed(backoff.error)
                 return [.entered(.error), .waitingForClient]
             }
             restarts += 1
             return [.restartCounted] + start(now: now, afterFailure: true)
         case .idleStop:
-            guard idleStop == timer, !wanted else { return [] }
+            guard idleStop == timer else { return [] }
             idleStop = nil
+            guard !wanted, let since = idleSince, currentRun != nil || publicState == .restarting else { return [] }
+            let idleFor = Double(now &- since) / 1e9
+            if idleFor < settings.idleTimeout {
+                // Somebody came and left again meanwhile: the idle time counts from then.
+                let next = makeTimer(Timer.idleStop)
+                idleStop = next
+                return [.schedule(after: settings.idleTimeout - idleFor, timer: next)]
+            }
             var actions: [Action] = []
             if let run = currentRun { actions.append(.tearDown(run: run.id)) }
             switch state {
@@ -203,7 +214,7 @@ struct StreamLifecycle {
         guard state != .stopped else { return [] }
         var actions: [Action] = []
         if wanted {
-            idleStop = nil
+            idleSince = nil
             if !ticking {
                 ticking = true
                 actions.append(.schedule(after: settings.repeatInterval, timer: .tick))
@@ -218,6 +229,7 @@ struct StreamLifecycle {
                 return actions
             }
         }
+        if idleSince == nil { idleSince = now }
         switch state {
         case .starting, .playing, .restarting:
             if idleStop == nil {

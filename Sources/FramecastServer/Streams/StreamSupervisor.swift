@@ -86,8 +86,10 @@ public final class StreamSupervisor: Service, Sendable {
     }
 
     private func clientsChanged(by delta: Int) {
-        let count = apply { lifecycle, now in lifecycle.clientsChanged(to: lifecycle.clients + delta, now: now) }
-        metrics.clients.record(count)
+        apply { lifecycle, now in lifecycle.clientsChanged(to: lifecycle.clients + delta, now: now) }
+        // Read again, not the count this thread decided: another thread may have decided (and
+        // recorded) a later one meanwhile, and the gauge must end at the latest.
+        metrics.clients.record(core.withLock { $0.lifecycle.clients })
     }
 
     /// The newest frame, only while frames are flowing: never a stale frame of a stopped or
@@ -125,14 +127,10 @@ public final class StreamSupervisor: Service, Sendable {
 
     // MARK: - Events and actions
 
-    /// Applies one event to the lifecycle under the lock, then carries its actions out. Returns
-    /// the client count after the event.
-    @discardableResult
-    private func apply(_ event: (inout StreamLifecycle, UInt64) -> [StreamLifecycle.Action]) -> Int {
+    /// Applies one event to the lifecycle under the lock, then carries its actions out.
+    private func apply(_ event: (inout StreamLifecycle, UInt64) -> [StreamLifecycle.Action]) {
         let now = DispatchTime.now().uptimeNanoseconds
-        let (actions, clients) = core.withLock { core in (event(&core.lifecycle, now), core.lifecycle.clients) }
-        perform(actions)
-        return clients
+        perform(core.withLock { core in event(&core.lifecycle, now) })
     }
 
     private func perform(_ actions: [StreamLifecycle.Action]) {
@@ -140,11 +138,11 @@ public final class StreamSupervisor: Service, Sendable {
             switch action {
             case .startPipeline(let run):
                 hub.beginRun(run)
-                queue.async { self.startPipeline(run: run) }
+                queue.async { self.reconcilePipeline() }
             case .tearDown(let run):
                 // At once: the run's frames are refused from now on, even while it stops.
                 hub.endRun(run)
-                queue.async { self.tearDown(run: run) }
+                queue.async { self.reconcilePipeline() }
             case .schedule(let seconds, let timer):
                 queue.asyncAfter(deadline: .now() + max(0, seconds)) {
                     self.apply { lifecycle, now in lifecycle.timerFired(timer, now: now, wallSeconds: WallClock.now().secondsSinceEpoch) }
@@ -155,7 +153,8 @@ public final class StreamSupervisor: Service, Sendable {
                     reason, width: lastFrame?.width ?? 640, height: lastFrame?.height ?? 480, lastFrameAt: lastFrame?.at, on: hub)
             case .repeatLatest:
                 hub.repeatLatest()
-            case .entered(let state):
+            case .entered:
+                // The state as it is now, not as this thread decided it: see `clientsChanged`.
                 metrics.enter(state)
             case .restartCounted:
                 metrics.restarts.increment()
@@ -175,8 +174,27 @@ public final class StreamSupervisor: Service, Sendable {
 
     // MARK: - Pipelines (on `queue` only)
 
-    private func startPipeline(run: UInt64) {
-        guard core.withLock({ $0.lifecycle.currentRun?.id == run }) else { return }
+    /// Brings the pipeline in line with the lifecycle's current run: stops one whose run is no
+    /// longer current, starts one for a current run that has none. Both actions only enqueue this,
+    /// and it reads the lifecycle as it is when it runs: decisions taken on two threads may be
+    /// enqueued in either order without a stale pipeline surviving or two running at once. A
+    /// pipeline is never released under the lock (its deinit sets it to NULL, which waits for a
+    /// streaming thread that may be waiting for the lock).
+    private func reconcilePipeline() {
+        let (stale, wanted, stopping) = core.withLock { core -> (Pipeline?, UInt64?, Bool) in
+            let current = core.lifecycle.currentRun?.id
+            var stale: Pipeline?
+            if let running = core.pipeline, running.run != current {
+                stale = running.pipeline
+                core.pipeline = nil
+            }
+            return (stale, core.pipeline == nil ? current : nil, core.lifecycle.state == .stopped)
+        }
+        if let stale { stop(stale, waiting: stopping ? 1 : 3) }
+        if let wanted { start(run: wanted) }
+    }
+
+    private func start(run: UInt64) {
         let pipeline: Pipeline
         do {
             pipeline = try Pipeline(
@@ -192,10 +210,11 @@ public final class StreamSupervisor: Service, Sendable {
             return
         }
         let current = core.withLock { core -> Bool in
-            guard core.lifecycle.currentRun?.id == run else { return false }
+            guard core.lifecycle.currentRun?.id == run, core.pipeline == nil else { return false }
             core.pipeline = (run, pipeline)
             return true
         }
+        // Not current any more (stopped while it was built): released here, never played.
         guard current else { return }
         logger.info("starting pipeline")
         do {
@@ -208,21 +227,14 @@ public final class StreamSupervisor: Service, Sendable {
         }
     }
 
-    /// Sets the run's pipeline to NULL, waiting at most 3 s (1 s at shutdown). An element stuck in
-    /// a blocking call it cannot interrupt (a read from a pipe, a hung driver) would otherwise hold
-    /// this stream's queue, and with it every later restart and the server's shutdown, forever:
-    /// such a pipeline is abandoned to its own thread and reported.
-    private func tearDown(run: UInt64) {
-        let (taken, stopping) = core.withLock { core -> (Pipeline?, Bool) in
-            guard let running = core.pipeline, running.run == run else { return (nil, false) }
-            core.pipeline = nil
-            return (running.pipeline, core.lifecycle.state == .stopped)
-        }
-        guard let taken else { return }
-        let seconds: Double = stopping ? 1 : 3
+    /// Sets a pipeline to NULL, waiting at most `seconds`. An element stuck in a blocking call it
+    /// cannot interrupt (a read from a pipe, a hung driver) would otherwise hold this stream's
+    /// queue, and with it every later restart and the server's shutdown, forever: such a pipeline
+    /// is abandoned to its own thread and reported.
+    private func stop(_ pipeline: Pipeline, waiting seconds: Double) {
         let stopped = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            taken.stop()
+            pipeline.stop()
             stopped.signal()
         }
         if stopped.wait(timeout: .now() + seconds) == .timedOut {
@@ -278,23 +290,6 @@ public final class StreamSupervisor: Service, Sendable {
             let frame = Frame(
                 stream: self.name, sequence: sequence, capturedAt: capturedAt, width: format.width, height: format.height, copying: bytes)
             self.hub.publish(frame, run: run)
-        }
-    }
-}
-
-extension PipelineFault {
-    /// The fault with URL passwords masked in every field (element messages quote locations).
-    var masked: PipelineFault {
-        PipelineFault(element: element.map(CredentialMask.mask), message: CredentialMask.mask(message), debug: debug.map(CredentialMask.mask))
-    }
-}
-
-extension BusEvent {
-    var masked: BusEvent {
-        switch self {
-        case .error(let fault): .error(fault.masked)
-        case .warning(let fault): .warning(fault.masked)
-        case .endOfStream: .endOfStream
         }
     }
 }
