@@ -1,7 +1,7 @@
 import CoreMetrics
 import NIOCore
 
-/// How a multipart client's place in the fan-out ended.
+/// How a multipart client's stream ended.
 enum MultipartEnd: Sendable {
     /// The connection closed.
     case clientLeft

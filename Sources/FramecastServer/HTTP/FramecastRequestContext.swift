@@ -1,8 +1,9 @@
 public import Hummingbird
 public import NIOCore
 
-/// A request context that knows its connection: stream responses hand the channel to their
-/// stream's fan-out, which writes frames to it directly.
+/// A request context that knows its connection: a stream response makes it a consumer of its
+/// stream's hub (`MultipartDelivery`), which writes frames to it directly; a snapshot waits on
+/// the connection's event loop.
 public protocol ChannelRequestContext: RequestContext {
     var channel: any Channel { get }
 }
