@@ -281,4 +281,42 @@ struct MultipartConnectionTests {
         let addresses = [a, b].map { buffer in buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
         #expect(addresses[0] == addresses[1])
     }
+
+    /// The connection's frames skip the client timeout's handler; it reports them instead, so a
+    /// frame the client does not accept within the timeout still closes the connection, and frames
+    /// that keep completing never do.
+    @Test func aFrameNotAcceptedWithinTheClientTimeoutClosesTheConnection() throws {
+        let hub = Self.hub()
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        let timeout = WriteTimeoutHandler(timeout: .seconds(4))
+        let holder = WriteHolder()
+        try channel.pipeline.syncOperations.addHandler(timeout)
+        let connection = MultipartConnection(
+            hub: hub, framing: .length, fps: nil, useMemoryFile: false, metrics: DeliveryFixtures.metrics(),
+            ended: loop.makePromise(of: MultipartEnd.self))
+        connection.writeTimeout = timeout
+        try channel.pipeline.syncOperations.addHandler(connection, position: .first)
+        try channel.pipeline.syncOperations.addHandler(holder, position: .first)
+        connection.join()
+        defer {
+            holder.failAll()
+            _ = try? channel.finish(acceptAlreadyClosed: true)
+        }
+        for sequence: UInt64 in 1...6 {
+            hub.publish(DeliveryFixtures.frame(sequence), run: 1)
+            loop.run()
+            loop.advanceTime(by: .seconds(3))
+            #expect(channel.isActive, "frame \(sequence) completed within the timeout")
+            holder.complete()
+        }
+        hub.publish(DeliveryFixtures.frame(7), run: 1)
+        loop.run()
+        #expect(holder.held.count == 1)
+        loop.advanceTime(by: .milliseconds(3500))
+        #expect(channel.isActive)
+        loop.advanceTime(by: .milliseconds(1500))
+        #expect(!channel.isActive, "a frame in flight for 5 s of a 4 s timeout")
+    }
 }

@@ -27,6 +27,8 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     private let ended: EventLoopPromise<MultipartEnd>
     /// The loop's tally, set when the connection joins the hub.
     var tally: SendTally?
+    /// The connection's client timeout, told of every write (they do not pass it).
+    var writeTimeout: WriteTimeoutHandler?
     private var context: ChannelHandlerContext?
     /// False once the session ended (the client left, or the server stopped it).
     private(set) var isActive = true
@@ -150,12 +152,14 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
             measured: !frame.isPlaceholder && frame.sequence != lastSequence)
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.assumeIsolated().whenComplete { self.written($0) }
+        writeTimeout?.writeStarted()
         context.writeAndFlush(NIOAny(data), promise: promise)
     }
 
     private func written(_ result: Result<Void, any Error>) {
         guard let write = inFlight else { return }
         inFlight = nil
+        writeTimeout?.writeCompleted()
         guard case .success = result else {
             // The connection failed; it closes and `channelInactive` ends the session.
             slot.clear()

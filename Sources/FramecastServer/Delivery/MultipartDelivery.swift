@@ -24,12 +24,10 @@ struct MultipartDelivery: Sendable {
                 hub: stream.hub, framing: framing, fps: fps, useMemoryFile: useMemoryFile, metrics: stream.metrics, ended: ended)
             let pipeline = channel.pipeline.syncOperations
             do {
-                // Next to the socket, behind only the client timeout, which must see its writes.
-                if let timeout = try? pipeline.handler(type: WriteTimeoutHandler.self) {
-                    try pipeline.addHandler(connection, position: .after(timeout))
-                } else {
-                    try pipeline.addHandler(connection, position: .first)
-                }
+                // First, next to the socket: its writes skip every handler (each chunk is already
+                // framed). It reports them to the client timeout itself.
+                connection.writeTimeout = try? pipeline.handler(type: WriteTimeoutHandler.self)
+                try pipeline.addHandler(connection, position: .first)
             } catch {
                 // The connection closed before its first frame.
                 ended.succeed(.clientLeft)

@@ -3,7 +3,7 @@ import NIOCore
 /// A frame as the wall's WebSocket sends it, built once per frame by the first session that sends
 /// it (`Frame.encoding`): `[JPEG][name][u8 name length][f64 capture time][u32 JPEG length]`
 /// (big-endian; read from the end, so the page can cut the JPEG out without parsing a header).
-struct WallMessage: Sendable {
+final class WallMessage: Sendable {
     let bytes: ByteBuffer
 
     init(_ frame: Frame) {

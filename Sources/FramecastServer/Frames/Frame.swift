@@ -21,7 +21,8 @@ public final class Frame: Sendable {
     /// The JPEG. Never mutated: a mutation would copy it.
     public let jpeg: ByteBuffer
 
-    private let encodings = Mutex<[ObjectIdentifier: any Sendable]>([:])
+    /// Each transport's layout, by type: a list, as a frame has one or two.
+    private let encodings = Mutex<[(type: ObjectIdentifier, encoding: AnyObject)]>([])
 
     public init(stream: String, sequence: UInt64, capturedAt: WallClock.Instant, width: Int, height: Int, isPlaceholder: Bool = false, jpeg: ByteBuffer) {
         self.stream = stream
@@ -46,17 +47,20 @@ public final class Frame: Sendable {
     /// The frame laid out as `Encoding`: made by the first caller, shared with every later one.
     /// The first caller holds the frame's lock while it builds (other clients of the same
     /// transport wait for it rather than build it twice).
-    func encoding<Encoding: Sendable>(_ type: Encoding.Type, make: (Frame) -> Encoding) -> Encoding {
-        encodings.withLock { encodings in
-            if let existing = encodings[ObjectIdentifier(type)] as? Encoding { return existing }
+    /// Asked once per client and frame: a short list and an unchecked downcast (the type is the
+    /// key), no dictionary and no dynamic cast.
+    func encoding<Encoding: AnyObject & Sendable>(_ type: Encoding.Type, make: (Frame) -> Encoding) -> Encoding {
+        let key = ObjectIdentifier(type)
+        return encodings.withLock { encodings in
+            if let existing = encodings.first(where: { $0.type == key }) { return unsafeDowncast(existing.encoding, to: Encoding.self) }
             let made = make(self)
-            encodings[ObjectIdentifier(type)] = made
+            encodings.append((key, made))
             return made
         }
     }
 
     /// Whether a transport has laid this frame out (for tests: nothing is built unasked).
-    func hasEncoding<Encoding>(_ type: Encoding.Type) -> Bool {
-        encodings.withLock { $0[ObjectIdentifier(type)] != nil }
+    func hasEncoding<Encoding: AnyObject>(_ type: Encoding.Type) -> Bool {
+        encodings.withLock { $0.contains { $0.type == ObjectIdentifier(type) } }
     }
 }

@@ -3,7 +3,10 @@ import NIOCore
 /// `--client-timeout`, the one client timeout of every connection (HTTP responses, multipart
 /// streams, WebSockets): a write that has not completed within it closes the connection.
 ///
-/// First in the pipeline, next to the socket, so every write passes it. It counts writes in flight
+/// Next to the socket, so every write passes it, except a multipart stream's frames: that writer
+/// sits nearer the socket still and reports each write it starts and completes here instead
+/// (`writeStarted` / `writeCompleted`), which spares every frame sent a handler and a callback
+/// (about 10% of the server's CPU at 800 clients). It counts writes in flight
 /// and remembers since when the connection has waited for one to complete (the oldest write's
 /// start, or the last completion): a slow client that keeps accepting bytes is never closed, one
 /// that accepts none is closed between 1 and 1.25 timeouts in. A connection with nothing to write
@@ -18,9 +21,26 @@ final class WriteTimeoutHandler: ChannelOutboundHandler, RemovableChannelHandler
     private var inFlight = 0
     private var waitingSince: NIODeadline?
     private var check: RepeatedTask?
+    private var context: ChannelHandlerContext?
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// A write issued past this handler has started. On the connection's loop.
+    func writeStarted() {
+        guard let context else { return }
+        started(context: context)
+    }
+
+    /// A write reported by `writeStarted` has completed (or failed). On the connection's loop.
+    func writeCompleted() {
+        guard let context else { return }
+        completed(now: context.eventLoop.now)
     }
 
     /// Starts the check if it is not running: on a write.
@@ -43,17 +63,22 @@ final class WriteTimeoutHandler: ChannelOutboundHandler, RemovableChannelHandler
     func handlerRemoved(context: ChannelHandlerContext) {
         check?.cancel()
         check = nil
+        self.context = nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let promise = promise ?? context.eventLoop.makePromise()
-        // The loop's clock, not the system's: the same on a real loop, controllable in tests.
+        started(context: context)
         let eventLoop = context.eventLoop
-        if inFlight == 0 { waitingSince = eventLoop.now }
-        inFlight += 1
-        startChecking(context: context)
         promise.futureResult.assumeIsolated().whenComplete { _ in self.completed(now: eventLoop.now) }
         context.write(data, promise: promise)
+    }
+
+    private func started(context: ChannelHandlerContext) {
+        // The loop's clock, not the system's: the same on a real loop, controllable in tests.
+        if inFlight == 0 { waitingSince = context.eventLoop.now }
+        inFlight += 1
+        startChecking(context: context)
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
@@ -65,6 +90,7 @@ final class WriteTimeoutHandler: ChannelOutboundHandler, RemovableChannelHandler
     }
 
     private func completed(now: NIODeadline) {
+        guard inFlight > 0 else { return }
         inFlight -= 1
         // Progress: the wait for the next completion starts now.
         waitingSince = inFlight > 0 ? now : nil
