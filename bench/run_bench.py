@@ -13,7 +13,7 @@ Environment: FRAMECAST (the binary), FRAMECAST_BEFORE (the pre-change binary, co
 framecast-before; default: bench/build-before.sh's build of BEFORE_REF, default 42ce3ee, built if
 missing), BENCH_QUICK=1, BENCH_CONTENDERS=framecast,floor,...,
 BENCH_CLIENTS=1,50 (720p cells), BENCH_SLOW_SECONDS, BENCH_SKIP_SLOW=1, BENCH_AB_REPEATS (extra
-before/after windows, default 2), BENCH_PORT (first port),
+before/after windows, default 4), BENCH_PORT (first port),
 BENCH_REPORT (where the Markdown goes; the full run writes bench/BENCHMARKS.md, a quick run
 bench/results/BENCHMARKS-quick.md).
 
@@ -59,7 +59,7 @@ BEFORE_REF = os.environ.get("BEFORE_REF") or "42ce3ee"
 # The before/after targets (framecast against framecast-before)
 BEFORE_CELLS = [("720p", n) for n in (200, 400, 800)]
 # Extra windows of framecast and framecast-before in those cells (BENCH_AB_REPEATS; 0 in quick runs).
-AB_REPEATS = int(os.environ.get("BENCH_AB_REPEATS", "0" if QUICK else "2"))
+AB_REPEATS = int(os.environ.get("BENCH_AB_REPEATS", "0" if QUICK else "4"))
 BEFORE_MAX_COST_RATIO = 1.05  # CPU per GB within 5% of the pre-change binary's
 ALL_CLIENTS_FPS = 29.0  # "every client at 30 fps": the lowest client's fps over the window
 SLOW_AGE_MAX_MS = 500.0
