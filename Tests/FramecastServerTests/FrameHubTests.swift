@@ -16,6 +16,8 @@ final class RecordingConsumer: FrameConsumer {
     private(set) var sequences: [UInt64] = []
     /// Every publication offered, in the order offered (stale ones included): (order, sequence).
     private(set) var offered: [(order: UInt64, sequence: UInt64)] = []
+    /// The publication object of each frame taken (identity only: which loop-local object it was).
+    private(set) var takenObjects: [ObjectIdentifier] = []
     private(set) var runsEnded = 0
     private(set) var finished = false
 
@@ -26,10 +28,11 @@ final class RecordingConsumer: FrameConsumer {
         return consumer
     }
 
-    func offer(_ publication: Publication) -> Bool {
+    func offer(_ publication: LoopPublication) -> Bool {
         offered.append((publication.order, publication.frame.sequence))
         guard slot.put(publication) != .stale, let taken = slot.take() else { return false }
         sequences.append(taken.frame.sequence)
+        takenObjects.append(ObjectIdentifier(taken))
         return false
     }
 
@@ -92,6 +95,57 @@ struct FrameHubTests {
             #expect(Self.isNonDecreasing(byOrder.map(\.sequence)))
             #expect(byOrder.count >= Int(frames))
         }
+    }
+
+    /// Each loop hands its consumers one object per publication, made on that loop: what hundreds
+    /// of clients reference while they write is never an object the other loop's clients
+    /// reference too (its reference count would move between the cores at every write).
+    @Test func eachLoopsConsumersShareOneLoopLocalPublication() {
+        let loops = [EmbeddedEventLoop(), EmbeddedEventLoop()]
+        let hub = Self.hub()
+        hub.beginRun(1)
+        let consumers = loops.map { loop in (0..<3).map { _ in RecordingConsumer.attached(to: hub, on: loop) } }
+        hub.publish(DeliveryFixtures.frame(1), run: 1)
+        for loop in loops { loop.run() }
+        let objects = consumers.map { onLoop in Set(onLoop.compactMap(\.takenObjects.last)) }
+        #expect(objects.map(\.count) == [1, 1], "consumers of one loop received different objects")
+        #expect(objects[0] != objects[1], "two loops shared one object")
+        // A consumer joining later on the same loop starts from that loop's object too.
+        let late = RecordingConsumer.attached(to: hub, on: loops[1])
+        #expect(late.takenObjects.last.map { objects[1].contains($0) } == true)
+    }
+
+    /// A loop keeps its newest publication for the consumers that join it, but not beyond its last
+    /// consumer or the end of the run: the frame (and its memory file) is then let go.
+    @Test func aLoopLetsItsNewestFrameGoWithItsLastConsumerOrTheRun() {
+        let loop = EmbeddedEventLoop()
+        let hub = Self.hub()
+        weak var first: Frame?
+        weak var second: Frame?
+        hub.beginRun(1)
+        let leaving = RecordingConsumer.attached(to: hub, on: loop)
+        do {
+            let frame = DeliveryFixtures.frame(1)
+            first = frame
+            hub.publish(frame, run: 1)
+        }
+        loop.run()
+        hub.detach(leaving, on: loop)
+        hub.beginRun(2)  // the hub forgets its own newest frame
+        loop.run()
+        #expect(first == nil, "the loop kept the frame after its last consumer left")
+
+        let staying = RecordingConsumer.attached(to: hub, on: loop)
+        do {
+            let frame = DeliveryFixtures.frame(2)
+            second = frame
+            hub.publish(frame, run: 2)
+        }
+        loop.run()
+        hub.endRun(2)
+        loop.run()
+        #expect(second == nil, "the loop kept the frame after its run ended")
+        #expect(staying.sequences == [2])
     }
 
     @Test func framesOfARunOtherThanTheCurrentOneAreRefused() {

@@ -140,10 +140,10 @@ struct MultipartConnectionTests {
         let client = try MultipartClient(hub: Self.hub())
         defer { client.finish() }
         let connection = client.connection
-        #expect(!connection.offer(Publication(frame: DeliveryFixtures.frame(1), order: 1)))  // sent
-        #expect(!connection.offer(Publication(frame: DeliveryFixtures.frame(2), order: 2)))  // waits
-        #expect(connection.offer(Publication(frame: DeliveryFixtures.frame(3), order: 3)))  // replaces 2
-        #expect(connection.offer(Publication(frame: DeliveryFixtures.frame(4), order: 4)))  // replaces 3
+        #expect(!connection.offer(LoopPublication(frame: DeliveryFixtures.frame(1), order: 1)))  // sent
+        #expect(!connection.offer(LoopPublication(frame: DeliveryFixtures.frame(2), order: 2)))  // waits
+        #expect(connection.offer(LoopPublication(frame: DeliveryFixtures.frame(3), order: 3)))  // replaces 2
+        #expect(connection.offer(LoopPublication(frame: DeliveryFixtures.frame(4), order: 4)))  // replaces 3
         #expect(try client.nextBytes() == Self.chunk(DeliveryFixtures.frame(1)))
         #expect(try client.nextWrite() == nil)
         client.holder.complete()
@@ -158,11 +158,11 @@ struct MultipartConnectionTests {
         defer { client.finish() }
         #expect(try client.nextBytes() == Self.chunk(DeliveryFixtures.frame(2)))
         // Refused while a write is in flight, and with none.
-        #expect(!client.connection.offer(Publication(frame: DeliveryFixtures.frame(1), order: 1)))
+        #expect(!client.connection.offer(LoopPublication(frame: DeliveryFixtures.frame(1), order: 1)))
         client.holder.complete()
         #expect(try client.nextWrite() == nil)
-        #expect(!client.connection.offer(Publication(frame: DeliveryFixtures.frame(1), order: 1)))
-        #expect(!client.connection.offer(Publication(frame: DeliveryFixtures.frame(2), order: 2)))
+        #expect(!client.connection.offer(LoopPublication(frame: DeliveryFixtures.frame(1), order: 1)))
+        #expect(!client.connection.offer(LoopPublication(frame: DeliveryFixtures.frame(2), order: 2)))
         #expect(try client.nextWrite() == nil)
         // The hub's next publication goes.
         hub.publish(DeliveryFixtures.frame(3), run: 1)

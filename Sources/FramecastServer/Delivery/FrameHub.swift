@@ -114,7 +114,7 @@ public final class FrameHub: Sendable {
     /// publication, which it may take as its first frame, and the run current then.
     struct Joined {
         let tally: SendTally
-        let latest: Publication?
+        let latest: LoopPublication?
         let run: UInt64?
     }
 
@@ -138,7 +138,7 @@ public final class FrameHub: Sendable {
             return nil
         }
         fanOut.add(consumer)
-        return Joined(tally: fanOut.tally, latest: latest, run: run)
+        return Joined(tally: fanOut.tally, latest: latest.map(fanOut.local), run: run)
     }
 
     /// Removes `consumer` from its loop's fan-out. Call on `eventLoop`.

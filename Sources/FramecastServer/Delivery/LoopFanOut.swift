@@ -7,6 +7,8 @@ final class LoopFanOut {
     private var finished = false
     /// What this loop's consumers sent since it was last added to the stream's counters.
     let tally = SendTally()
+    /// The newest publication this loop has seen, as its consumers receive it.
+    private var newest: LoopPublication?
 
     init(metrics: StreamMetrics) {
         self.metrics = metrics
@@ -26,11 +28,22 @@ final class LoopFanOut {
             consumers.swapAt(index, consumers.count - 1)
             consumers.removeLast()
         }
+        // Nobody left to share it with: let the frame (and its memory file) go.
+        if consumers.isEmpty { newest = nil }
+    }
+
+    /// `publication` as this loop's consumers receive it: the one they share when it is the newest.
+    func local(_ publication: Publication) -> LoopPublication {
+        if let newest, newest.order == publication.order { return newest }
+        let made = LoopPublication(publication)
+        if publication.order > newest?.order ?? 0 { newest = made }
+        return made
     }
 
     func deliver(_ publication: Publication) {
         flushTally()
         guard !finished, !consumers.isEmpty else { return }
+        let publication = local(publication)
         var skipped = 0
         // Over a copy: a consumer may leave during its offer (a failed write).
         for consumer in consumers where consumer.offer(publication) {
@@ -40,12 +53,14 @@ final class LoopFanOut {
     }
 
     func runEnded(_ run: UInt64) {
+        newest = nil
         for consumer in consumers { consumer.runEnded(run) }
     }
 
     func finish() {
         flushTally()
         finished = true
+        newest = nil
         let ending = consumers
         consumers.removeAll()
         for consumer in ending { consumer.hubFinished() }

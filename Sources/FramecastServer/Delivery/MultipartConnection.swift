@@ -38,14 +38,11 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     private var slot = NewestFrameSlot()
     private var lastSequence: UInt64 = 0
 
-    /// What a write in flight needs when it completes, not the frame: a finished write lets the
-    /// frame go.
+    /// What a write in flight needs when it completes: the loop's part (which keeps the memory
+    /// file open until then), not the frame.
     private struct InFlight {
-        /// Kept open until the write completes.
-        let file: SharedFrameFile?
+        let part: MultipartLoopPart
         let bytes: Int
-        let sequence: UInt64
-        let capturedAt: WallClock.Instant
         /// Counts toward the delivery metric (a new, real frame).
         let measured: Bool
     }
@@ -113,14 +110,14 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
 
     // MARK: - FrameConsumer
 
-    func offer(_ publication: Publication) -> Bool {
+    func offer(_ publication: LoopPublication) -> Bool {
         guard isActive else { return false }
         let outcome = slot.put(publication)
         if inFlight != nil { return outcome == .replaced }
         guard case .stored = outcome, let next = slot.take() else { return false }
         // `?fps=`: a frame not admitted is not sent to this client at all.
         guard limit.admit() else { return false }
-        send(next.frame)
+        send(next)
         return false
     }
 
@@ -135,21 +132,17 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
 
     // MARK: - Writing
 
-    private func send(_ frame: Frame) {
+    private func send(_ publication: LoopPublication) {
         guard let context else { return }
-        let useMemoryFile = self.useMemoryFile
-        let encoding = frame.encoding(MultipartEncoding.self) { MultipartEncoding($0, useMemoryFile: useMemoryFile) }
-        let range = encoding.range(for: framing)
-        let file = encoding.file(for: context.eventLoop)
-        let data: IOData =
-            if let file {
-                .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: range.lowerBound, endIndex: range.upperBound))
-            } else {
-                .byteBuffer(encoding.chunk(for: framing))
-            }
-        inFlight = InFlight(
-            file: file, bytes: range.count, sequence: frame.sequence, capturedAt: frame.capturedAt,
-            measured: !frame.isPlaceholder && frame.sequence != lastSequence)
+        let part: MultipartLoopPart
+        if let made = publication.multipart {
+            part = made
+        } else {
+            part = MultipartLoopPart(publication.frame, useMemoryFile: useMemoryFile, eventLoop: context.eventLoop)
+            publication.multipart = part
+        }
+        let data = part.data(for: framing)
+        inFlight = InFlight(part: part, bytes: data.readableBytes, measured: !part.isPlaceholder && part.sequence != lastSequence)
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.assumeIsolated().whenComplete { self.written($0) }
         writeTimeout?.writeStarted()
@@ -169,12 +162,12 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
         tally?.bytes += write.bytes
         if write.measured {
             // Repeats of an old frame would only measure how long the scene was still.
-            lastSequence = write.sequence
-            let microseconds = WallClock.now().microseconds - write.capturedAt.microseconds
+            lastSequence = write.part.sequence
+            let microseconds = WallClock.now().microseconds - write.part.capturedAt.microseconds
             metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
         }
         if isActive, let next = slot.take(), limit.admit() {
-            send(next.frame)
+            send(next)
         }
     }
 

@@ -109,6 +109,47 @@ final class MultipartEncoding: Sendable {
     }
 }
 
+/// A frame as one event loop's multipart clients write it: both framings' chunks, ready to hand to
+/// the channel, and what a completed write reports. Made once per frame and loop
+/// (`LoopPublication.multipart`): a client's write then references only objects of its own loop.
+final class MultipartLoopPart {
+    let sequence: UInt64
+    let capturedAt: WallClock.Instant
+    let isPlaceholder: Bool
+    private let length: IOData
+    private let early: IOData
+
+    init(_ frame: Frame, useMemoryFile: Bool, eventLoop: any EventLoop) {
+        let encoding = frame.encoding(MultipartEncoding.self) { MultipartEncoding($0, useMemoryFile: useMemoryFile) }
+        func data(_ framing: StreamFraming, _ file: SharedFrameFile?) -> IOData {
+            let range = encoding.range(for: framing)
+            if let file {
+                return .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: range.lowerBound, endIndex: range.upperBound))
+            }
+            return .byteBuffer(encoding.chunk(for: framing))
+        }
+        // The file region references the loop's descriptor; this object keeps it open (see
+        // `SharedFrameFile`) for as long as a write may use it.
+        let file = encoding.file(for: eventLoop)
+        self.file = file
+        length = data(.length, file)
+        early = data(.early, file)
+        sequence = frame.sequence
+        capturedAt = frame.capturedAt
+        isPlaceholder = frame.isPlaceholder
+    }
+
+    private let file: SharedFrameFile?
+
+    /// What a client of `framing` is sent.
+    func data(for framing: StreamFraming) -> IOData {
+        switch framing {
+        case .length: length
+        case .early: early
+        }
+    }
+}
+
 /// A frame's memory file as one event loop's connections send it. Closed when the last write
 /// that uses it has completed (each in-flight write holds a reference) and the frame is gone.
 final class SharedFrameFile: @unchecked Sendable {

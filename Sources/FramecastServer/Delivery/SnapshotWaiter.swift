@@ -53,7 +53,7 @@ final class SnapshotWaiter: FrameConsumer {
         if let latest = joined.latest { _ = offer(latest) }
     }
 
-    func offer(_ publication: Publication) -> Bool {
+    func offer(_ publication: LoopPublication) -> Bool {
         let frame = publication.frame
         if !frame.isPlaceholder, frame.capturedAt >= oldestAccepted { finish(frame) }
         return false

@@ -144,7 +144,7 @@ private final class WallTile: FrameConsumer {
         lease.release()
     }
 
-    func offer(_ publication: Publication) -> Bool {
+    func offer(_ publication: LoopPublication) -> Bool {
         // Only the order matters here: the session's mailbox is the one slot.
         guard slot.put(publication) != .stale, let frame = slot.take()?.frame, let session else { return false }
         // Placeholders go to the wall too: a tile shows NO SIGNAL while its camera is down.
