@@ -15,8 +15,23 @@
  *
  *   loadclient --url http://127.0.0.1:8080/stream --clients 200 --warmup 3 --duration 10
  *              [--spread 1.0] [--rate BYTES_PER_SECOND] [--user-agent UA]
+ *              [--read-size BYTES] [--rcvbuf BYTES] [--oneshot] [--copy] [--browser] [--threads N]
  *
  * --rate limits each viewer's reads (a slow reader); the kernel's socket buffers still fill.
+ *
+ * How a viewer reads (the default is the cheapest reader possible: one 256 KB recv per readiness,
+ * level-triggered, bytes parsed in place):
+ *   --read-size  bytes per recv (a browser's network stack reads 32 to 64 KB at a time)
+ *   --rcvbuf     SO_RCVBUF (0, the default, leaves the kernel's autotuning)
+ *   --oneshot    read until EAGAIN, then re-arm the descriptor with EPOLLONESHOT: Chromium's
+ *                SocketPosix reads until it would block and then asks its message pump to watch
+ *                the descriptor once more (one epoll_ctl per wake-up)
+ *   --copy       copy each part's bytes into the viewer's own image buffer, as a browser assembles
+ *                the image before decoding it
+ *   --threads    viewers spread over N threads, each with its own epoll set (a browser's network
+ *                and renderer threads, or several tabs: a reader that can take both cores)
+ *   --browser    a browser's way of reading: 32 KB reads, one-shot re-arming and copying (the
+ *                CPU it spends is taken from the server on the shared cores)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,6 +40,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +94,9 @@ struct client {
     int closed;
     /* rate limiting */
     double tokens;
+    /* --copy: the part's bytes, assembled */
+    unsigned char *image;
+    size_t image_cap;
 };
 
 static struct client *clients;
@@ -88,15 +107,26 @@ static const char *user_agent = "framecast-bench-loadclient/1.0";
 static char host[256] = "127.0.0.1";
 static int port = 8080;
 static char path[1024] = "/stream";
+static size_t read_size = 256 * 1024;
+static int rcvbuf = 0, oneshot = 0, copy_parts = 0;
 
-static double window_start, window_end;
-static int in_window;
+static int nthreads = 1;
+static __thread int epfd; /* each thread's own epoll set */
+static double t0, window_start, window_end;
+static __thread int in_window;
 
 /* latency samples (ms) of parts completed inside the window */
-static double *lat;
-static size_t lat_n, lat_cap;
-static uint64_t invalid_jpeg, frames_no_ts, frames_no_len, http_errors, connect_errors, closed_early;
-static uint64_t bytes_total_window;
+/* per thread (--threads), merged when the threads have ended */
+static __thread double *lat;
+static __thread size_t lat_n, lat_cap;
+static __thread uint64_t invalid_jpeg, frames_no_ts, frames_no_len, http_errors, connect_errors, closed_early;
+static __thread uint64_t bytes_total_window;
+struct totals {
+    double *lat;
+    size_t lat_n;
+    uint64_t invalid_jpeg, frames_no_ts, frames_no_len, http_errors, connect_errors, closed_early, bytes_total_window;
+};
+static double cpu_u0, cpu_s0, cpu_u1, cpu_s1;
 
 static double now_real(void) {
     struct timespec ts;
@@ -165,6 +195,17 @@ static void feed_multipart(struct client *c, const unsigned char *p, size_t n, d
     while (n > 0 && !c->failed) {
         if (c->mstate == M_BODY) {
             size_t take = (uint64_t)c->body_left < n ? (size_t)c->body_left : n;
+            if (copy_parts) {
+                size_t need = (size_t)c->body_seen + take;
+                if (need > c->image_cap) {
+                    size_t cap = c->image_cap ? c->image_cap : 64 * 1024;
+                    while (cap < need) cap *= 2;
+                    c->image = realloc(c->image, cap);
+                    if (!c->image) { perror("realloc"); exit(1); }
+                    c->image_cap = cap;
+                }
+                memcpy(c->image + c->body_seen, p, take);
+            }
             /* remember the first two and the last two bytes of the body */
             for (size_t i = 0; i < take && c->body_seen + (int64_t)i < 2; i++) c->first2[c->body_seen + i] = p[i];
             if (take >= 2) { c->last2[0] = p[take - 2]; c->last2[1] = p[take - 1]; }
@@ -333,8 +374,6 @@ static int parse_url(const char *url) {
     return 0;
 }
 
-static int epfd;
-
 static void start_connect(struct client *c) {
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
@@ -349,6 +388,7 @@ static void start_connect(struct client *c) {
     c->fd = fd;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
     if (r < 0 && errno != EINPROGRESS) { connect_errors++; client_fail(c, 0); return; }
     struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)c->index};
@@ -367,8 +407,29 @@ static void send_request(struct client *c) {
                      path, host, port, user_agent);
     if (send(c->fd, req, n, MSG_NOSIGNAL) != n) { connect_errors++; client_fail(c, 0); return; }
     c->http = H_STATUS_HEADERS;
-    struct epoll_event ev = {.events = rate > 0 ? 0 : EPOLLIN, .data.u32 = (uint32_t)c->index};
+    struct epoll_event ev = {.events = rate > 0 ? 0 : EPOLLIN | (oneshot ? EPOLLONESHOT : 0), .data.u32 = (uint32_t)c->index};
     epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* A readable viewer: one recv (level-triggered), or recv until EAGAIN and re-arm (--oneshot). */
+static void read_ready(struct client *c, unsigned char *buf) {
+    for (;;) {
+        ssize_t r = recv(c->fd, buf, read_size, 0);
+        if (r > 0) {
+            on_data(c, buf, (size_t)r, now_real());
+            if (c->fd < 0) return;
+            if (!oneshot) return;
+            continue;
+        }
+        if (r == 0) { closed_early++; c->closed = 1; client_fail(c, 0); return; }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) { closed_early++; client_fail(c, 0); return; }
+        if (oneshot) {
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u32 = (uint32_t)c->index};
+            epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        }
+        return;
+    }
 }
 
 static double rusage_cpu(double *user, double *sys) {
@@ -384,55 +445,14 @@ static void print_num(const char *key, double v, int last) {
     else printf("\"%s\": %.3f%s", key, v, last ? "" : ", ");
 }
 
-static void usage(void) {
-    fprintf(stderr, "usage: loadclient --url http://127.0.0.1:PORT/PATH [--clients N] [--warmup S] "
-                    "[--duration S] [--spread S] [--rate BYTES_PER_S] [--user-agent UA]\n");
-    exit(2);
-}
-
-int main(int argc, char **argv) {
-    const char *url = "http://127.0.0.1:8080/stream";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) usage();
-        if (!strcmp(a, "--url")) url = v;
-        else if (!strcmp(a, "--clients")) nclients = atoi(v);
-        else if (!strcmp(a, "--warmup")) warmup = atof(v);
-        else if (!strcmp(a, "--duration")) duration = atof(v);
-        else if (!strcmp(a, "--spread")) spread = atof(v);
-        else if (!strcmp(a, "--rate")) rate = atof(v);
-        else if (!strcmp(a, "--user-agent")) user_agent = v;
-        else usage();
-        i++;
-    }
-    if (nclients < 1 || parse_url(url) < 0) usage();
-
-    /* 800+ connections: raise the descriptor limit to the hard limit */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rlim_t want = (rlim_t)nclients + 64;
-        if (rl.rlim_cur < want) {
-            rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want * 2 ? want * 2 : rl.rlim_max;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want) {
-                fprintf(stderr, "loadclient: cannot raise RLIMIT_NOFILE to %lu\n", (unsigned long)want);
-                return 2;
-            }
-        }
-    }
-
-    clients = calloc((size_t)nclients, sizeof *clients);
-    for (int i = 0; i < nclients; i++) { clients[i].fd = -1; clients[i].index = i; clients[i].http = H_DONE; }
+static void *worker(void *arg) {
+    int tid = (int)(intptr_t)arg;
     epfd = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event *events = calloc(1024, sizeof *events);
-    size_t bufsize = 256 * 1024;
+    size_t bufsize = read_size;
     unsigned char *buf = malloc(bufsize);
 
-    double t0 = now_real();
-    window_start = t0 + spread + warmup;
-    window_end = window_start + duration;
-    int next_connect = 0;
-    double cpu_u0 = 0, cpu_s0 = 0, cpu_u1 = 0, cpu_s1 = 0;
+    int next_connect = tid; /* this thread's viewers: tid, tid + nthreads, ... */
     int window_reported = 0;
     double last_refill = t0;
     const double tick = 0.005;
@@ -443,14 +463,16 @@ int main(int argc, char **argv) {
         while (next_connect < nclients && t >= t0 + spread * next_connect / nclients) {
             clients[next_connect].http = H_CONNECTING;
             start_connect(&clients[next_connect]);
-            next_connect++;
+            next_connect += nthreads;
         }
         if (!window_reported && t >= window_start) {
-            rusage_cpu(&cpu_u0, &cpu_s0);
             in_window = 1;
             window_reported = 1;
-            fprintf(stderr, "WINDOW_START %.6f\n", t);
-            fflush(stderr);
+            if (tid == 0) {
+                rusage_cpu(&cpu_u0, &cpu_s0);
+                fprintf(stderr, "WINDOW_START %.6f\n", t);
+                fflush(stderr);
+            }
         }
         if (t >= window_end) break;
 
@@ -458,7 +480,7 @@ int main(int argc, char **argv) {
         if (rate > 0 && t - last_refill >= tick) {
             double dt = t - last_refill;
             last_refill = t;
-            for (int i = 0; i < next_connect; i++) {
+            for (int i = tid; i < next_connect && i < nclients; i += nthreads) {
                 struct client *c = &clients[i];
                 if (c->fd < 0 || c->http < H_STATUS_HEADERS || c->http == H_DONE) continue;
                 c->tokens += rate * dt;
@@ -494,15 +516,84 @@ int main(int argc, char **argv) {
                 continue;
             }
             if (rate > 0) continue;
-            ssize_t r = recv(c->fd, buf, bufsize, 0);
-            if (r > 0) on_data(c, buf, (size_t)r, now_real());
-            else if (r == 0) { closed_early++; c->closed = 1; client_fail(c, 0); }
-            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { closed_early++; client_fail(c, 0); }
+            read_ready(c, buf);
         }
     }
-    rusage_cpu(&cpu_u1, &cpu_s1);
-    fprintf(stderr, "WINDOW_END %.6f\n", now_real());
-    fflush(stderr);
+    if (tid == 0) {
+        rusage_cpu(&cpu_u1, &cpu_s1);
+        fprintf(stderr, "WINDOW_END %.6f\n", now_real());
+        fflush(stderr);
+    }
+    struct totals *out = calloc(1, sizeof *out);
+    *out = (struct totals){lat, lat_n, invalid_jpeg, frames_no_ts, frames_no_len, http_errors, connect_errors, closed_early, bytes_total_window};
+    free(buf);
+    free(events);
+    close(epfd);
+    return out;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: loadclient --url http://127.0.0.1:PORT/PATH [--clients N] [--warmup S] "
+                    "[--duration S] [--spread S] [--rate BYTES_PER_S] [--user-agent UA] [--read-size BYTES] [--rcvbuf BYTES] "
+                    "[--oneshot] [--copy] [--browser] [--threads N]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    const char *url = "http://127.0.0.1:8080/stream";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int flag = !strcmp(a, "--oneshot") || !strcmp(a, "--copy") || !strcmp(a, "--browser");
+        if (!v && !flag) usage();
+        if (!strcmp(a, "--url")) url = v;
+        else if (!strcmp(a, "--clients")) nclients = atoi(v);
+        else if (!strcmp(a, "--warmup")) warmup = atof(v);
+        else if (!strcmp(a, "--duration")) duration = atof(v);
+        else if (!strcmp(a, "--spread")) spread = atof(v);
+        else if (!strcmp(a, "--rate")) rate = atof(v);
+        else if (!strcmp(a, "--user-agent")) user_agent = v;
+        else if (!strcmp(a, "--read-size")) read_size = (size_t)atol(v);
+        else if (!strcmp(a, "--rcvbuf")) rcvbuf = atoi(v);
+        else if (!strcmp(a, "--threads")) nthreads = atoi(v);
+        else if (!strcmp(a, "--oneshot")) { oneshot = 1; i--; }
+        else if (!strcmp(a, "--copy")) { copy_parts = 1; i--; }
+        else if (!strcmp(a, "--browser")) { read_size = 32 * 1024; oneshot = 1; copy_parts = 1; i--; }
+        else usage();
+        i++;
+    }
+    if (nclients < 1 || read_size < 1 || read_size > (64u << 20) || rcvbuf < 0 || nthreads < 1 || nthreads > 64 || parse_url(url) < 0) usage();
+
+    /* 800+ connections: raise the descriptor limit to the hard limit */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = (rlim_t)nclients + 64;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want * 2 ? want * 2 : rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want) {
+                fprintf(stderr, "loadclient: cannot raise RLIMIT_NOFILE to %lu\n", (unsigned long)want);
+                return 2;
+            }
+        }
+    }
+
+    clients = calloc((size_t)nclients, sizeof *clients);
+    for (int i = 0; i < nclients; i++) { clients[i].fd = -1; clients[i].index = i; clients[i].http = H_DONE; }
+    t0 = now_real();
+    window_start = t0 + spread + warmup;
+    window_end = window_start + duration;
+    pthread_t threads[64];
+    for (int i = 0; i < nthreads; i++) pthread_create(&threads[i], NULL, worker, (void *)(intptr_t)i);
+    for (int i = 0; i < nthreads; i++) {
+        struct totals *tt;
+        pthread_join(threads[i], (void **)&tt);
+        for (size_t k = 0; k < tt->lat_n; k++) lat_push(tt->lat[k]);
+        free(tt->lat);
+        invalid_jpeg += tt->invalid_jpeg; frames_no_ts += tt->frames_no_ts; frames_no_len += tt->frames_no_len;
+        http_errors += tt->http_errors; connect_errors += tt->connect_errors; closed_early += tt->closed_early;
+        bytes_total_window += tt->bytes_total_window;
+        free(tt);
+    }
 
     /* per-client statistics */
     double *fps = calloc((size_t)nclients, sizeof(double));

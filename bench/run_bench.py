@@ -81,6 +81,27 @@ if os.environ.get("BENCH_SLOW_SECONDS"):
 SLOW_FAST_CLIENTS = 200
 SLOW_RATE = 1_000_000  # bytes per second
 
+# How the load client reads (bin/loadclient's options). "bench" is the cheapest reader possible: one
+# 256 KB recv per readiness, so a 93 kB frame arrives in one call and the reader never lags. A
+# browser reads 32 KB at a time, reads until the socket would block and re-arms it (Chromium's
+# SocketPosix), and copies each part into an image buffer: more CPU per frame on the shared cores,
+# and under saturation a reader that falls behind, which is what the server's tail depends on.
+READERS = {"bench": [], "browser": ["--browser"]}
+# The reader cells (issue 12's targets): each contender with the browser-like reader, several
+# windows each (alternating order), compared by medians; the syscall cells count what each server
+# calls per frame per client (perf stat on the server's threads).
+READER_CELLS = [] if QUICK else [("720p", 400), ("720p", 800)]
+READER_CONTENDERS = ["framecast", "floor", "floor-sendfile"]
+READER_REPEATS = int(os.environ.get("BENCH_READER_REPEATS", "3"))
+SYSCALL_CELLS = [] if QUICK else [("720p", 800)]
+SYSCALL_WINDOW = 5.0
+SYSCALL_EVENTS = ["raw_syscalls:sys_enter", "syscalls:sys_enter_sendfile64", "syscalls:sys_enter_sendto",
+                  "syscalls:sys_enter_writev", "syscalls:sys_enter_write", "syscalls:sys_enter_epoll_wait",
+                  "syscalls:sys_enter_epoll_ctl", "syscalls:sys_enter_futex", "context-switches"]
+if os.environ.get("BENCH_READER_CLIENTS") is not None:
+    READER_CELLS = [("720p", int(n)) for n in os.environ["BENCH_READER_CLIENTS"].split(",") if n]
+    SYSCALL_CELLS = READER_CELLS[-1:]
+
 # A cell is "kept up" when every client got nearly every frame; a clear failure stops the
 # contender's larger cells at that resolution.
 KEPT_UP_MEDIAN, KEPT_UP_MIN = 0.95 * FPS, 0.85 * FPS
@@ -372,6 +393,8 @@ def server_command(name: str, frames: Path, port: int, gipy: str | None) -> list
         return [str(fc), "--pipeline", pipeline, "--port", str(port), "--always-on", "--max-clients", "4096", "--log-level", "warning"] + copy
     if name == "floor":
         return [str(BIN / "floor"), "--dir", str(frames), "--port", str(port), "--fps", str(FPS)]
+    if name == "floor-sendfile":
+        return [str(BIN / "floor"), "--dir", str(frames), "--port", str(port), "--fps", str(FPS), "--sendfile"]
     if name == "flask":
         return [sys.executable, str(BENCH / "peers/flask_server.py"), "--dir", str(frames), "--port", str(port), "--fps", str(FPS)]
     if name == "gstreamer":
@@ -422,12 +445,13 @@ class Server:
         self.logfile.close()
 
 
-def run_load(url, clients, warmup, duration, rate=0.0, on_window=None):
+def run_load(url, clients, warmup, duration, rate=0.0, on_window=None, client_args=()):
     """Runs bin/loadclient; on_window("start"|"end") is called at the window's edges."""
     cmd = [str(BIN / "loadclient"), "--url", url, "--clients", str(clients), "--warmup", str(warmup),
            "--duration", str(duration), "--spread", str(SPREAD)]
     if rate:
         cmd += ["--rate", str(rate)]
+    cmd += list(client_args)
     proc = spawn(cmd, raise_nofile=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     errors = []
 
@@ -474,7 +498,7 @@ def wait_quiet(limit=float(os.environ.get("BENCH_QUIET_WAIT", "180")), threshold
             announced = True
 
 
-def measure_cell(name, res, frames, clients, gipy):
+def measure_cell(name, res, frames, clients, gipy, client_args=()):
     quiet = wait_quiet()
     server = Server(name, frames, gipy, f"{res}-{clients}")
     marks = {}
@@ -483,7 +507,7 @@ def measure_cell(name, res, frames, clients, gipy):
         marks[edge] = (time.time(), tree_cpu_seconds(server.proc.pid), machine_busy(), pipeline_cpu_seconds(server.proc.pid))
 
     try:
-        load = run_load(server.url, clients, WARMUP, WINDOW, on_window=on_window)
+        load = run_load(server.url, clients, WARMUP, WINDOW, on_window=on_window, client_args=client_args)
         alive = server.proc.poll() is None
         hwm = server.hwm()
     finally:
@@ -504,8 +528,53 @@ def measure_cell(name, res, frames, clients, gipy):
         "other_cpu_pct": busy * (os.cpu_count() or 1) - 100 * cpu / wall - load["client_cpu_pct"],
         "peak_rss_mb": max(hwm or 0, server.rss_max), "vm_hwm_mb": hwm, "rss_sampled_max_mb": server.rss_max,
         "gb": gb, "core_s_per_gb": cpu / gb if gb > 0 else None,
+        # The load client's core-seconds per GB, and both together: on loopback part of the
+        # receiver's TCP work is charged to whichever process runs it (the sender's softirq, or
+        # the reader's backlog processing), so the sum is the fairer comparison between servers.
+        "client_core_s_per_gb": load["client_cpu_pct"] / 100 * wall / gb if gb > 0 else None,
+        "total_core_s_per_gb": (cpu + load["client_cpu_pct"] / 100 * wall) / gb if gb > 0 else None,
+        "reader": " ".join(client_args) or "bench",
         "load": load,
     }
+
+
+def perf_available() -> bool:
+    try:
+        r = subprocess.run(["perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "--", "true"],
+                           capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0 and "raw_syscalls" in r.stderr and "not supported" not in r.stderr
+
+
+def measure_syscalls(name, res, frames, clients, reader):
+    """System calls of the server per frame per client over a short window (perf stat -p)."""
+    wait_quiet()
+    server = Server(name, frames, None, f"{res}-{clients}-syscalls")
+    perf = {}
+
+    def on_window(edge):
+        if edge == "start":
+            perf["proc"] = subprocess.Popen(["perf", "stat", "-x", ",", "-e", ",".join(SYSCALL_EVENTS), "-p", str(server.proc.pid)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        elif "proc" in perf:
+            perf["proc"].send_signal(signal.SIGINT)
+
+    try:
+        load = run_load(server.url, clients, WARMUP, SYSCALL_WINDOW, on_window=on_window, client_args=READERS[reader])
+    finally:
+        if "proc" in perf and perf["proc"].poll() is None:
+            perf["proc"].send_signal(signal.SIGINT)
+        err = perf["proc"].communicate(timeout=20)[1] if "proc" in perf else ""
+        server.close()
+    counts = {}
+    for line in err.splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[0].strip().isdigit():
+            counts[f[2].split(":")[-1].replace("sys_enter_", "")] = int(f[0])
+    per = {k: v / load["frames"] for k, v in counts.items()} if load["frames"] else {}
+    return {"contender": name, "res": res, "clients": clients, "reader": reader, "frames": load["frames"],
+            "fps_min": load["fps_min"], "per_frame_per_client": per, "raw": counts}
 
 
 def kept_up(cell) -> bool:
@@ -793,6 +862,81 @@ def before_section(run) -> list[str]:
     return out
 
 
+def readers_section(run) -> list[str]:
+    """Issue 12: the browser-like reader at 400 and 800 clients against the floors, and the system
+    calls each server makes per frame per client."""
+    readers = [c for c in run.get("readers", []) if "load" in c]
+    syscalls = run.get("syscalls", [])
+    if not readers and not syscalls:
+        return []
+    out = ["## Browser-like readers, in this run", ""]
+    out.append("The matrix above uses the cheapest reader possible (one 256 KB `recv` per wake-up: a frame arrives in one "
+               "call and the reader never lags). Here bin/loadclient reads as a browser does (`--browser`): 32 KB per "
+               "`recv`, until the socket would block, then re-arms it with `EPOLLONESHOT` (Chromium's SocketPosix), and "
+               "copies each part into the viewer's own image buffer. It costs the client about twice the CPU, taken from "
+               "the server on the two shared cores. Each contender ran "
+               f"{run.get('reader_repeats', READER_REPEATS)} windows per cell "
+               "(alternating order); the table gives medians, and the ratios are of medians. *floor-sendfile* is the floor "
+               "sending each part from a memory file with `sendfile(2)`, as Framecast does. *total* = server plus load "
+               "client core-seconds per GB: on loopback the receiver's TCP processing is charged to whichever process runs "
+               "it (the sender's softirq or the reader's backlog), so the server's share alone moves with the reader's timing.")
+    out.append("")
+    out.append("| clients | contender | windows | fps min (lowest window) | latency p99 ms | server core-s/GB | client core-s/GB | total core-s/GB | server × floor | total × floor | p99 × floor |")
+    out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for c in readers:
+        groups.setdefault((c["clients"], c["contender"]), []).append(c)
+
+    def med(cs, f):
+        vals = [v for v in (f(c) for c in cs) if v is not None]
+        return statistics.median(vals) if vals else None
+
+    verdicts = []
+    for n in sorted({k[0] for k in groups}):
+        floor = groups.get((n, "floor"), [])
+        f_srv, f_tot = med(floor, lambda c: c["core_s_per_gb"]), med(floor, lambda c: c["total_core_s_per_gb"])
+        f_p99 = med(floor, lambda c: c["load"]["latency_ms_p99"])
+        for name in READER_CONTENDERS:
+            cs = groups.get((n, name))
+            if not cs:
+                continue
+            srv, tot = med(cs, lambda c: c["core_s_per_gb"]), med(cs, lambda c: c["total_core_s_per_gb"])
+            p99 = med(cs, lambda c: c["load"]["latency_ms_p99"])
+            fps_min = min(c["load"]["fps_min"] for c in cs)
+
+            def r(a, b):
+                return f"{a / b:.2f}" if a and b else "n/a"
+            out.append(f"| {n} | {name} | {len(cs)} | {fmt(fps_min)} | {fmt(p99)} | {fmt(srv, 3)} | "
+                       f"{fmt(med(cs, lambda c: c['client_core_s_per_gb']), 3)} | {fmt(tot, 3)} | {r(srv, f_srv)} | {r(tot, f_tot)} | {r(p99, f_p99)} |")
+            if name == "framecast" and floor:
+                p99_max = 2.0 if n >= 800 else 1.5
+                parts = [f"p99 {p99:.1f} ms = {p99 / f_p99:.2f} × the floor's {f_p99:.1f} (target ≤ {p99_max})",
+                         f"server CPU per GB {srv / f_srv:.2f} × the floor's (target ≤ 1.0), with the client's {tot / f_tot:.2f} ×"]
+                if n >= 800:
+                    parts.insert(0, f"lowest client {fps_min:.1f} fps over {len(cs)} windows (target ≥ 29.5)")
+                verdicts.append(f"- {n} clients: " + "; ".join(parts) + ".")
+    out.append("")
+    out.extend(verdicts)
+    if verdicts:
+        out.append("")
+    if syscalls:
+        out.append(f"System calls per frame per client, counted by `perf stat -p` on the server over a {SYSCALL_WINDOW:.0f} s "
+                   "window (all of the server's threads; calls divided by the frames the clients completed):")
+        out.append("")
+        keys = ["sys_enter", "sendfile64", "sendto", "writev", "write", "epoll_wait", "epoll_ctl", "futex", "context-switches"]
+        out.append("| clients | reader | contender | lowest fps | all calls | " + " | ".join(k for k in keys[1:]) + " |")
+        out.append("|---:|---|---|---:|---:|" + "---:|" * (len(keys) - 1))
+        for sc in syscalls:
+            if "per_frame_per_client" not in sc:
+                out.append(f"| {sc['clients']} | {sc['reader']} | {sc['contender']} | error: {sc.get('error')} |" + " |" * len(keys))
+                continue
+            per = sc["per_frame_per_client"]
+            out.append(f"| {sc['clients']} | {sc['reader']} | {sc['contender']} | {fmt(sc['fps_min'])} | "
+                       + " | ".join(f"{per[k]:.2f}" if k in per else "n/a" for k in keys) + " |")
+        out.append("")
+    return out
+
+
 def write_report(run, path: Path, png: Path):
     cells = run["cells"]
     lines = []
@@ -868,6 +1012,7 @@ def write_report(run, path: Path, png: Path):
     add("")
     lines.extend(targets_section(run))
     lines.extend(before_section(run))
+    lines.extend(readers_section(run))
     slow = run.get("slow", [])
     if slow:
         add(f"## Slow reader")
@@ -1009,6 +1154,46 @@ def main():
                         cell = {"contender": name, "res": res, "clients": clients, "status": f"failed: {e}"}
                         log(f"    {cell['status']}")
                     run["ab"].append(cell)
+                    out_json.write_text(json.dumps(run, indent=1))
+
+    # Issue 12: the browser-like reader against the floors, several windows each, and the system
+    # calls per frame per client with each reader.
+    reader_contenders = [c for c in READER_CONTENDERS if c in contenders or c == "floor-sendfile"]
+    run["readers"] = []
+    run["reader_repeats"] = READER_REPEATS
+    for repeat in range(READER_REPEATS if READER_CELLS else 0):
+        for res, clients in READER_CELLS:
+            order = reader_contenders if repeat % 2 == 0 else list(reversed(reader_contenders))
+            for name in order:
+                log(f"[{res} x{clients}, browser reader] {name} (window {repeat + 1}) ...")
+                try:
+                    cell = measure_cell(name, res, frames[res], clients, gipy, client_args=READERS["browser"])
+                    L = cell["load"]
+                    log(f"    fps {L['fps_min']:.1f}/{L['fps_median']:.1f}  cpu {cell['server_cpu_pct']:.0f}%  p99 {L['latency_ms_p99']}  "
+                        f"client cpu {L['client_cpu_pct']:.0f}%")
+                except Exception as e:  # noqa: BLE001
+                    cell = {"contender": name, "res": res, "clients": clients, "reader": "--browser", "status": f"failed: {e}"}
+                    log(f"    {cell['status']}")
+                run["readers"].append(cell)
+                out_json.write_text(json.dumps(run, indent=1))
+    run["syscalls"] = []
+    if SYSCALL_CELLS and not perf_available():
+        notes.append("system calls per frame not measured: `perf stat` with syscall tracepoints is not available here "
+                     "(linux-perf, and perf_event_paranoid ≤ 1 or root)")
+    elif SYSCALL_CELLS:
+        for res, clients in SYSCALL_CELLS:
+            for reader in READERS:
+                for name in ["framecast", "floor", "floor-sendfile"]:
+                    if name not in contenders and name != "floor-sendfile":
+                        continue
+                    log(f"[{res} x{clients}, {reader} reader] {name}: system calls ...")
+                    try:
+                        sc = measure_syscalls(name, res, frames[res], clients, reader)
+                        log("    " + " ".join(f"{k}={v:.2f}" for k, v in sc["per_frame_per_client"].items()))
+                    except Exception as e:  # noqa: BLE001
+                        sc = {"contender": name, "res": res, "clients": clients, "reader": reader, "error": str(e)}
+                        log(f"    failed: {e}")
+                    run["syscalls"].append(sc)
                     out_json.write_text(json.dumps(run, indent=1))
 
     if os.environ.get("BENCH_SKIP_SLOW", "") in ("", "0"):
