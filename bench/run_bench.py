@@ -86,7 +86,9 @@ SLOW_RATE = 1_000_000  # bytes per second
 # browser reads 32 KB at a time, reads until the socket would block and re-arms it (Chromium's
 # SocketPosix), and copies each part into an image buffer: more CPU per frame on the shared cores,
 # and under saturation a reader that falls behind, which is what the server's tail depends on.
-READERS = {"bench": [], "browser": ["--browser"]}
+# "8k-reads" (8 KB per recv) cannot keep up with 800 clients on two shared cores: a lagging reader,
+# measured only in the system-call cells, where it shows what partial writes cost each server.
+READERS = {"bench": [], "browser": ["--browser"], "8k-reads": ["--read-size", "8192"]}
 # The reader cells (issue 12's targets): each contender with the browser-like reader, several
 # windows each (alternating order), compared by medians; the syscall cells count what each server
 # calls per frame per client (perf stat on the server's threads).
@@ -1182,6 +1184,7 @@ def main():
                      "(linux-perf, and perf_event_paranoid ≤ 1 or root)")
     elif SYSCALL_CELLS:
         for res, clients in SYSCALL_CELLS:
+            # 8 KB reads: a reader that cannot keep up at 800 clients, where partial writes appear
             for reader in READERS:
                 for name in ["framecast", "floor", "floor-sendfile"]:
                     if name not in contenders and name != "floor-sendfile":
