@@ -16,14 +16,20 @@ final class RecordingConsumer: FrameConsumer {
     private(set) var sequences: [UInt64] = []
     /// Every publication offered, in the order offered (stale ones included): (order, sequence).
     private(set) var offered: [(order: UInt64, sequence: UInt64)] = []
-    /// The publication object of each frame taken (identity only: which loop-local object it was).
-    private(set) var takenObjects: [ObjectIdentifier] = []
+    /// With `keepsTaken`, the publication object of each frame taken (held: which loop-local
+    /// object it was). Off by default: holding them would keep their frames alive.
+    private(set) var taken: [LoopPublication] = []
+    private let keepsTaken: Bool
     private(set) var runsEnded = 0
     private(set) var finished = false
 
+    init(keepingTaken: Bool = false) {
+        keepsTaken = keepingTaken
+    }
+
     /// A consumer attached to `hub` that took the newest frame, as real consumers do on joining.
-    static func attached(to hub: FrameHub, on loop: any EventLoop) -> RecordingConsumer {
-        let consumer = RecordingConsumer()
+    static func attached(to hub: FrameHub, on loop: any EventLoop, keepingTaken: Bool = false) -> RecordingConsumer {
+        let consumer = RecordingConsumer(keepingTaken: keepingTaken)
         if let latest = hub.attach(consumer, on: loop)?.latest { _ = consumer.offer(latest) }
         return consumer
     }
@@ -32,7 +38,7 @@ final class RecordingConsumer: FrameConsumer {
         offered.append((publication.order, publication.frame.sequence))
         guard slot.put(publication) != .stale, let taken = slot.take() else { return false }
         sequences.append(taken.frame.sequence)
-        takenObjects.append(ObjectIdentifier(taken))
+        if keepsTaken { self.taken.append(taken) }
         return false
     }
 
@@ -104,15 +110,17 @@ struct FrameHubTests {
         let loops = [EmbeddedEventLoop(), EmbeddedEventLoop()]
         let hub = Self.hub()
         hub.beginRun(1)
-        let consumers = loops.map { loop in (0..<3).map { _ in RecordingConsumer.attached(to: hub, on: loop) } }
+        let consumers = loops.map { loop in (0..<3).map { _ in RecordingConsumer.attached(to: hub, on: loop, keepingTaken: true) } }
         hub.publish(DeliveryFixtures.frame(1), run: 1)
         for loop in loops { loop.run() }
-        let objects = consumers.map { onLoop in Set(onLoop.compactMap(\.takenObjects.last)) }
+        // The objects are held by the consumers: identities cannot be reused addresses.
+        let objects = consumers.map { onLoop in Set(onLoop.compactMap { $0.taken.last.map(ObjectIdentifier.init) }) }
+        #expect(consumers.allSatisfy { onLoop in onLoop.allSatisfy { $0.taken.count == 1 } })
         #expect(objects.map(\.count) == [1, 1], "consumers of one loop received different objects")
         #expect(objects[0] != objects[1], "two loops shared one object")
         // A consumer joining later on the same loop starts from that loop's object too.
-        let late = RecordingConsumer.attached(to: hub, on: loops[1])
-        #expect(late.takenObjects.last.map { objects[1].contains($0) } == true)
+        let late = RecordingConsumer.attached(to: hub, on: loops[1], keepingTaken: true)
+        #expect(late.taken.last.map { objects[1].contains(ObjectIdentifier($0)) } == true)
     }
 
     /// A loop keeps its newest publication for the consumers that join it, but not beyond its last
@@ -146,6 +154,53 @@ struct FrameHubTests {
         loop.run()
         #expect(second == nil, "the loop kept the frame after its run ended")
         #expect(staying.sequences == [2])
+    }
+
+    /// The same when the next run begins before the last one's end arrives (that end is then
+    /// ignored), when a frame of an ended run reaches the loop late, and at shutdown.
+    @Test func aLoopLetsGoOfAReplacedRunsLateOrFinishedFrames() {
+        let loop = EmbeddedEventLoop()
+        let hub = Self.hub()
+        weak var replaced: Frame?
+        hub.beginRun(1)
+        let watching = RecordingConsumer.attached(to: hub, on: loop)
+        do {
+            let frame = DeliveryFixtures.frame(1)
+            replaced = frame
+            hub.publish(frame, run: 1)
+        }
+        loop.run()
+        hub.beginRun(2)
+        hub.endRun(1)  // too late: ignored
+        loop.run()
+        #expect(replaced == nil, "the loop kept the replaced run's frame")
+
+        // A delivery decided before the run ended, arriving after: its consumers' slots decide
+        // whether to take it (as they always did), but the loop does not keep it.
+        let fanOut = LoopFanOut(metrics: DeliveryFixtures.metrics())
+        let consumer = RecordingConsumer()
+        fanOut.add(consumer)
+        weak var late: Frame?
+        fanOut.runEnded(2, forgettingThrough: 7)
+        do {
+            let frame = DeliveryFixtures.frame(7)
+            late = frame
+            fanOut.deliver(Publication(frame: frame, order: 7))
+        }
+        #expect(late == nil, "the loop kept a frame the hub had forgotten")
+        #expect(consumer.sequences == [7])
+
+        weak var last: Frame?
+        do {
+            let frame = DeliveryFixtures.frame(3)
+            last = frame
+            hub.publish(frame, run: 2)
+        }
+        loop.run()
+        hub.finish()
+        loop.run()
+        #expect(last == nil, "the loop kept the newest frame after the hub finished")
+        #expect(watching.finished)
     }
 
     @Test func framesOfARunOtherThanTheCurrentOneAreRefused() {

@@ -116,6 +116,32 @@ struct MultipartConnectionTests {
         client.holder.complete()
     }
 
+    /// A loop's multipart clients write one frame through one layout and one descriptor of its
+    /// memory file, made by the first of them: no lock and no shared object per write.
+    @Test func clientsOfOneLoopShareTheFramesLoopPart() throws {
+        let hub = Self.hub()
+        let loop = EmbeddedEventLoop()
+        let first = try MultipartClient(hub: hub, useMemoryFile: true, loop: loop)
+        let second = try MultipartClient(hub: hub, framing: .early, useMemoryFile: true, loop: loop)
+        defer {
+            first.finish()
+            second.finish()
+        }
+        let publication = LoopPublication(frame: DeliveryFixtures.frame(1), order: 1)
+        _ = first.connection.offer(publication)
+        let part = try #require(publication.multipart, "the first client did not keep its part on the publication")
+        _ = second.connection.offer(publication)
+        #expect(publication.multipart === part, "the second client made its own part")
+        guard case .fileRegion(let a) = try first.nextWrite(), case .fileRegion(let b) = try second.nextWrite() else {
+            Issue.record("memfd_create is unavailable here, or the writes are not file regions")
+            return
+        }
+        #expect(a.fileHandle === b.fileHandle, "two descriptors of the frame on one loop")
+        #expect(a.readerIndex != b.readerIndex, "each framing has its own range")
+        first.holder.complete()
+        second.holder.complete()
+    }
+
     @Test func whileAWriteIsInFlightOnlyTheNewestFrameWaits() throws {
         let hub = Self.hub()
         let client = try MultipartClient(hub: hub)

@@ -44,25 +44,32 @@ public final class FrameHub: Sendable {
     /// placeholder) is forgotten: it may reach here before the older run's `endRun`, when the two
     /// were decided on different threads.
     func beginRun(_ run: UInt64) {
-        state.withLock { state in
-            guard run > state.newestRun else { return }
+        let forgotten = state.withLock { state -> (UInt64, [Group])? in
+            guard run > state.newestRun else { return nil }
             state.newestRun = run
             state.run = run
             state.latest = nil
+            return (state.order, state.groups)
+        }
+        // The loops keep the newest publication for consumers that join: they forget it too.
+        guard let (order, groups) = forgotten else { return }
+        for group in groups {
+            group.eventLoop.execute { group.fanOut.value.forget(through: order) }
         }
     }
 
     /// `run` ended: its frames are refused and the newest one is forgotten (it would be stale for
     /// whoever comes next). Consumers waiting for the run's frames are told.
     func endRun(_ run: UInt64) {
-        let groups = state.withLock { state -> [Group] in
-            guard state.run == run else { return [] }
+        let ended = state.withLock { state -> (UInt64, [Group])? in
+            guard state.run == run else { return nil }
             state.run = nil
             state.latest = nil
-            return state.groups
+            return (state.order, state.groups)
         }
+        guard let (order, groups) = ended else { return }
         for group in groups {
-            group.eventLoop.execute { group.fanOut.value.runEnded(run) }
+            group.eventLoop.execute { group.fanOut.value.runEnded(run, forgettingThrough: order) }
         }
     }
 

@@ -9,6 +9,9 @@ final class LoopFanOut {
     let tally = SendTally()
     /// The newest publication this loop has seen, as its consumers receive it.
     private var newest: LoopPublication?
+    /// The hub forgot its newest frame (a run began or ended) when its order stood here: nothing
+    /// up to it is kept as `newest`, however late it reaches this loop.
+    private var forgottenThrough: UInt64 = 0
 
     init(metrics: StreamMetrics) {
         self.metrics = metrics
@@ -36,7 +39,7 @@ final class LoopFanOut {
     func local(_ publication: Publication) -> LoopPublication {
         if let newest, newest.order == publication.order { return newest }
         let made = LoopPublication(publication)
-        if publication.order > newest?.order ?? 0 { newest = made }
+        if publication.order > max(newest?.order ?? 0, forgottenThrough) { newest = made }
         return made
     }
 
@@ -52,8 +55,16 @@ final class LoopFanOut {
         if skipped > 0 { metrics.framesSkipped.increment(by: skipped) }
     }
 
-    func runEnded(_ run: UInt64) {
-        newest = nil
+    /// The hub forgot its newest frame when its order stood at `order`: so does this loop (the
+    /// frame, and its memory file, are let go).
+    func forget(through order: UInt64) {
+        forgottenThrough = max(forgottenThrough, order)
+        if let newest, newest.order <= forgottenThrough { self.newest = nil }
+    }
+
+    /// Run `run` ended, the hub's order standing at `order`.
+    func runEnded(_ run: UInt64, forgettingThrough order: UInt64) {
+        forget(through: order)
         for consumer in consumers { consumer.runEnded(run) }
     }
 
