@@ -123,37 +123,36 @@ struct FrameHubTests {
         #expect(late.taken.last.map { objects[1].contains(ObjectIdentifier($0)) } == true)
     }
 
+    /// A frame that only the code under test holds, handed to `publish`: the result tells whether
+    /// anything still keeps it alive.
+    static func publishWatched(_ sequence: UInt64, _ publish: (Frame) -> Void) -> () -> Bool {
+        let frame = DeliveryFixtures.frame(sequence)
+        weak var watched = frame
+        publish(frame)
+        return { watched != nil }
+    }
+
     /// A loop keeps its newest publication for the consumers that join it, but not beyond its last
     /// consumer or the end of the run: the frame (and its memory file) is then let go.
     @Test func aLoopLetsItsNewestFrameGoWithItsLastConsumerOrTheRun() {
         let loop = EmbeddedEventLoop()
         let hub = Self.hub()
-        weak var first: Frame?
-        weak var second: Frame?
         hub.beginRun(1)
         let leaving = RecordingConsumer.attached(to: hub, on: loop)
-        do {
-            let frame = DeliveryFixtures.frame(1)
-            first = frame
-            hub.publish(frame, run: 1)
-        }
+        let first = Self.publishWatched(1) { hub.publish($0, run: 1) }
         loop.run()
         hub.detach(leaving, on: loop)
-        hub.beginRun(2)  // the hub forgets its own newest frame
+        hub.publish(DeliveryFixtures.frame(2), run: 1)  // the hub's newest is another frame now
         loop.run()
-        #expect(first == nil, "the loop kept the frame after its last consumer left")
+        #expect(!first(), "the loop kept the frame after its last consumer left")
 
         let staying = RecordingConsumer.attached(to: hub, on: loop)
-        do {
-            let frame = DeliveryFixtures.frame(2)
-            second = frame
-            hub.publish(frame, run: 2)
-        }
+        let third = Self.publishWatched(3) { hub.publish($0, run: 1) }
         loop.run()
-        hub.endRun(2)
+        hub.endRun(1)
         loop.run()
-        #expect(second == nil, "the loop kept the frame after its run ended")
-        #expect(staying.sequences == [2])
+        #expect(!third(), "the loop kept the frame after its run ended")
+        #expect(staying.sequences == [2, 3])
     }
 
     /// The same when the next run begins before the last one's end arrives (that end is then
@@ -161,45 +160,30 @@ struct FrameHubTests {
     @Test func aLoopLetsGoOfAReplacedRunsLateOrFinishedFrames() {
         let loop = EmbeddedEventLoop()
         let hub = Self.hub()
-        weak var replaced: Frame?
         hub.beginRun(1)
         let watching = RecordingConsumer.attached(to: hub, on: loop)
-        do {
-            let frame = DeliveryFixtures.frame(1)
-            replaced = frame
-            hub.publish(frame, run: 1)
-        }
+        let replaced = Self.publishWatched(1) { hub.publish($0, run: 1) }
         loop.run()
         hub.beginRun(2)
         hub.endRun(1)  // too late: ignored
         loop.run()
-        #expect(replaced == nil, "the loop kept the replaced run's frame")
+        #expect(!replaced(), "the loop kept the replaced run's frame")
 
         // A delivery decided before the run ended, arriving after: its consumers' slots decide
         // whether to take it (as they always did), but the loop does not keep it.
         let fanOut = LoopFanOut(metrics: DeliveryFixtures.metrics())
         let consumer = RecordingConsumer()
         fanOut.add(consumer)
-        weak var late: Frame?
         fanOut.runEnded(2, forgettingThrough: 7)
-        do {
-            let frame = DeliveryFixtures.frame(7)
-            late = frame
-            fanOut.deliver(Publication(frame: frame, order: 7))
-        }
-        #expect(late == nil, "the loop kept a frame the hub had forgotten")
+        let late = Self.publishWatched(7) { fanOut.deliver(Publication(frame: $0, order: 7)) }
+        #expect(!late(), "the loop kept a frame the hub had forgotten")
         #expect(consumer.sequences == [7])
 
-        weak var last: Frame?
-        do {
-            let frame = DeliveryFixtures.frame(3)
-            last = frame
-            hub.publish(frame, run: 2)
-        }
+        let last = Self.publishWatched(3) { hub.publish($0, run: 2) }
         loop.run()
         hub.finish()
         loop.run()
-        #expect(last == nil, "the loop kept the newest frame after the hub finished")
+        #expect(!last(), "the loop kept the newest frame after the hub finished")
         #expect(watching.finished)
     }
 
