@@ -579,6 +579,20 @@ def measure_syscalls(name, res, frames, clients, reader):
             "fps_min": load["fps_min"], "per_frame_per_client": per, "raw": counts}
 
 
+def measure_window(name, res, frames, clients, gipy, client_args=()):
+    """One more window of a cell (the repeats): the cell, or its failure as a status, logged."""
+    try:
+        cell = measure_cell(name, res, frames, clients, gipy, client_args=client_args)
+    except Exception as e:  # noqa: BLE001
+        cell = {"contender": name, "res": res, "clients": clients, "status": f"failed: {e}"}
+        log(f"    {cell['status']}")
+        return cell
+    L = cell["load"]
+    log(f"    fps {L['fps_min']:.1f}/{L['fps_median']:.1f}  cpu {cell['server_cpu_pct']:.0f}%  p99 {L['latency_ms_p99']}  "
+        f"client cpu {L['client_cpu_pct']:.0f}%  other {cell['other_cpu_pct']:.0f}%")
+    return cell
+
+
 def kept_up(cell) -> bool:
     load = cell["load"]
     return (load["fps_median"] >= KEPT_UP_MEDIAN and load["fps_min"] >= KEPT_UP_MIN
@@ -1147,15 +1161,7 @@ def main():
                     if (name, res) in failed:
                         continue
                     log(f"[{res} x{clients}] {name} (repeat {repeat + 1}) ...")
-                    try:
-                        cell = measure_cell(name, res, frames[res], clients, gipy)
-                        L = cell["load"]
-                        log(f"    fps {L['fps_min']:.1f}/{L['fps_median']:.1f}  cpu {cell['server_cpu_pct']:.0f}%  "
-                            f"other {cell['other_cpu_pct']:.0f}%")
-                    except Exception as e:  # noqa: BLE001
-                        cell = {"contender": name, "res": res, "clients": clients, "status": f"failed: {e}"}
-                        log(f"    {cell['status']}")
-                    run["ab"].append(cell)
+                    run["ab"].append(measure_window(name, res, frames[res], clients, gipy))
                     out_json.write_text(json.dumps(run, indent=1))
 
     # Issue 12: the browser-like reader against the floors, several windows each, and the system
@@ -1168,15 +1174,7 @@ def main():
             order = reader_contenders if repeat % 2 == 0 else list(reversed(reader_contenders))
             for name in order:
                 log(f"[{res} x{clients}, browser reader] {name} (window {repeat + 1}) ...")
-                try:
-                    cell = measure_cell(name, res, frames[res], clients, gipy, client_args=READERS["browser"])
-                    L = cell["load"]
-                    log(f"    fps {L['fps_min']:.1f}/{L['fps_median']:.1f}  cpu {cell['server_cpu_pct']:.0f}%  p99 {L['latency_ms_p99']}  "
-                        f"client cpu {L['client_cpu_pct']:.0f}%")
-                except Exception as e:  # noqa: BLE001
-                    cell = {"contender": name, "res": res, "clients": clients, "reader": "--browser", "status": f"failed: {e}"}
-                    log(f"    {cell['status']}")
-                run["readers"].append(cell)
+                run["readers"].append(measure_window(name, res, frames[res], clients, gipy, client_args=READERS["browser"]))
                 out_json.write_text(json.dumps(run, indent=1))
     run["syscalls"] = []
     if SYSCALL_CELLS and not perf_available():

@@ -118,6 +118,9 @@ final class MultipartLoopPart {
     let isPlaceholder: Bool
     private let length: IOData
     private let early: IOData
+    /// The loop's descriptor of the memory file, which the file regions use: kept open by this
+    /// object (see `SharedFrameFile`) for as long as a write may use it.
+    private let file: SharedFrameFile?
 
     init(_ frame: Frame, useMemoryFile: Bool, eventLoop: any EventLoop) {
         let encoding = frame.encoding(MultipartEncoding.self) { MultipartEncoding($0, useMemoryFile: useMemoryFile) }
@@ -128,8 +131,6 @@ final class MultipartLoopPart {
             }
             return .byteBuffer(encoding.chunk(for: framing))
         }
-        // The file region references the loop's descriptor; this object keeps it open (see
-        // `SharedFrameFile`) for as long as a write may use it.
         let file = encoding.file(for: eventLoop)
         self.file = file
         length = data(.length, file)
@@ -138,8 +139,6 @@ final class MultipartLoopPart {
         capturedAt = frame.capturedAt
         isPlaceholder = frame.isPlaceholder
     }
-
-    private let file: SharedFrameFile?
 
     /// What a client of `framing` is sent.
     func data(for framing: StreamFraming) -> IOData {
