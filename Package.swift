@@ -40,6 +40,7 @@ let package = Package(
             name: "MediaPipeline",
             dependencies: [
                 "CGst",
+                "CJPEGScale",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -47,6 +48,9 @@ let package = Package(
         // What Swift's Glibc module does not import: memfd_create (frames for sendfile(2)) and
         // the TCP_NOTSENT_LOWAT option number.
         .target(name: "CFramecastLinux"),
+        // libjpeg's DCT-scaled decoding for renditions (libjpeg reports errors by longjmp, which
+        // Swift cannot survive, so every libjpeg call stays in C). Debian's libjpeg-dev.
+        .target(name: "CJPEGScale", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(
             name: "FramecastServer",
             dependencies: [

@@ -8,6 +8,7 @@
 
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 
 // GST_IS_BIN is a type-check macro: Swift needs it to tell a one-element description
 // (which gst_parse_launch returns bare) from a pipeline.
@@ -24,6 +25,11 @@ static inline GstBin *fc_as_bin(GstElement *element) {
 // so the caller can say so instead of crashing in a type-checked call.
 static inline GstAppSink *fc_as_app_sink(GstElement *element) {
     return GST_IS_APP_SINK(element) ? GST_APP_SINK(element) : NULL;
+}
+
+// GST_IS_APP_SRC + GST_APP_SRC: the element named "src" of a rendition's pipeline, or NULL.
+static inline GstAppSrc *fc_as_app_src(GstElement *element) {
+    return GST_IS_APP_SRC(element) ? GST_APP_SRC(element) : NULL;
 }
 
 // GST_MESSAGE_SRC is a field macro and the source may be NULL; the path string

@@ -8,6 +8,8 @@ packages=(
   # GStreamer headers for the CGst module, and the core and app libraries.
   libgstreamer1.0-dev
   libgstreamer-plugins-base1.0-dev
+  # libjpeg(-turbo) for renditions: DCT-scaled decoding (the CJPEGScale target).
+  libjpeg-dev
   # Elements: videotestsrc/jpegenc/appsink (base, good), jpegparse (bad, for MJPEG cameras),
   # timeoverlay/textoverlay (x: the Pango plugin), v4l2src (good), gst-launch/gst-inspect (tools).
   gstreamer1.0-plugins-base

@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 public import Logging
 import NIOCore
 import Prometheus
+import ServiceLifecycle
 
 /// Builds the whole server: one supervisor (a Service) per stream, the routes and the page. The
 /// `framecast` executable and the tests both use it.
@@ -22,7 +23,12 @@ public func buildApplication(
             name: definition.name, pipeline: definition.pipeline, settings: configuration.stream,
             metrics: StreamMetrics(stream: definition.name, factory: metricsFactory), logger: logger)
     }
-    let catalog = StreamCatalog(supervisors)
+    let definitions = Dictionary(uniqueKeysWithValues: configuration.streams.map { ($0.name, $0) })
+    let catalog = StreamCatalog(supervisors) { supervisor in
+        RenditionSet(
+            source: supervisor, named: definitions[supervisor.name].map(configuration.namedRenditions(of:)) ?? [:],
+            limit: configuration.maxRenditions, metricsFactory: metricsFactory, logger: logger)
+    }
     let budget = ClientBudget(limit: configuration.maxClients)
 
     // HEAD reaches every GET route (and HeadMiddleware makes it answer as GET would).
@@ -82,8 +88,18 @@ public func buildApplication(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Framecast"),
-        services: supervisors,
+        services: supervisors + [RenditionShutdown(catalog: catalog)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
+}
+
+/// Stops every rendition at shutdown (renditions are made on demand, outside the service group).
+private struct RenditionShutdown: Service {
+    let catalog: StreamCatalog
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await catalog.shutdownRenditions()
+    }
 }

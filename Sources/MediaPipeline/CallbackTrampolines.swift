@@ -46,7 +46,10 @@ enum CallbackTrampolines {
         defer { gst_buffer_unmap(buffer, &map) }
 
         let bytes = UnsafeRawBufferPointer(start: map.data, count: Int(map.size))
-        SampleBox.from(userData).handler(bytes, SampleFormat(width: Int(width), height: Int(height)))
+        // GST_CLOCK_TIME_NONE (all bits set) is "no timestamp".
+        let pts = UInt64(buffer.pointee.pts)
+        let format = SampleFormat(width: Int(width), height: Int(height), presentationTimestamp: pts == UInt64.max ? nil : pts)
+        SampleBox.from(userData).handler(bytes, format)
         return GST_FLOW_OK
     }
 

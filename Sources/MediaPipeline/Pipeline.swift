@@ -24,6 +24,9 @@ public final class Pipeline: @unchecked Sendable {
 
     private let element: UnsafeMutablePointer<GstElement>
     private let appSink: UnsafeMutablePointer<GstAppSink>
+    /// The appsrc named `src`, when the description has one: the owner pushes its frames
+    /// (a rendition's pipeline). Nil for every camera pipeline.
+    let appSource: UnsafeMutablePointer<GstAppSrc>?
     private let bus: UnsafeMutablePointer<GstBus>?
 
     private enum RunState { case built, playing, stopped }
@@ -83,6 +86,7 @@ public final class Pipeline: @unchecked Sendable {
             throw error
         }
         self.element = element
+        self.appSource = Self.findAppSource(in: element)
         self.bus = gst_element_get_bus(element)
 
         if let onSample {
@@ -108,6 +112,7 @@ public final class Pipeline: @unchecked Sendable {
             gst_object_unref(UnsafeMutableRawPointer(bus))
         }
         gst_object_unref(UnsafeMutableRawPointer(appSink))
+        if let appSource { gst_object_unref(UnsafeMutableRawPointer(appSource)) }
         gst_object_unref(UnsafeMutableRawPointer(element))
         Self.live.subtract(1, ordering: .releasing)
     }
@@ -195,6 +200,16 @@ public final class Pipeline: @unchecked Sendable {
             }
         }
         throw .noSink
+    }
+
+    /// A new reference to the appsrc named `src`, if the pipeline has one.
+    private static func findAppSource(in element: UnsafeMutablePointer<GstElement>) -> UnsafeMutablePointer<GstAppSrc>? {
+        guard fc_is_bin(element) != 0, let found = gst_bin_get_by_name(fc_as_bin(element), "src") else { return nil }
+        guard let appSource = fc_as_app_src(found) else {
+            gst_object_unref(UnsafeMutableRawPointer(found))
+            return nil
+        }
+        return appSource
     }
 
     /// Asks what the element upstream of the sink can produce. When it cannot produce JPEG at all

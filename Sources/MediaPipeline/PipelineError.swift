@@ -25,6 +25,8 @@ public enum PipelineError: Error, Sendable, Equatable, CustomStringConvertible {
     case variable(source: String, line: Int, name: String, problem: String)
     /// A `--set` assignment is malformed.
     case badAssignment(String, String)
+    /// A rendition could not decode or push a frame of its source.
+    case rendition(String)
 
     public var description: String {
         let ending = "end the pipeline with `jpegenc ! appsink name=sink` (or `image/jpeg ! appsink name=sink` for a source that already gives JPEG)"
@@ -55,6 +57,8 @@ public enum PipelineError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(source), line \(line): variable `\(name)` \(problem)"
         case .badAssignment(let assignment, let problem):
             return "--set \(assignment.debugDescription): \(problem)"
+        case .rendition(let message):
+            return "rendition: \(message)"
         }
     }
 }

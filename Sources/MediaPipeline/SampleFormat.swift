@@ -3,10 +3,14 @@ public struct SampleFormat: Sendable, Equatable {
     /// Picture size from the sample's caps; 0 when the caps do not carry it.
     public let width: Int
     public let height: Int
+    /// The buffer's presentation timestamp in nanoseconds, nil when it has none. A rendition's
+    /// pipeline stamps each picture with its source frame's capture time (see `RenditionEncoder`).
+    public let presentationTimestamp: UInt64?
 
-    public init(width: Int, height: Int) {
+    public init(width: Int, height: Int, presentationTimestamp: UInt64? = nil) {
         self.width = width
         self.height = height
+        self.presentationTimestamp = presentationTimestamp
     }
 }
 

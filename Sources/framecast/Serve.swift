@@ -39,6 +39,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-clients"), parsing: .unconditional, help: "Streaming clients (streams and WebSockets) served at once; past it, 503 (1 to 100000).")
     var maxClients = "256"
 
+    @Option(name: .customLong("max-renditions"), parsing: .unconditional, help: "Renditions (on-demand sizes: ?width=, ?height=, ?quality=, ?crop=) of one stream alive at once; past it, 503 (0 to 64; 0 serves none).")
+    var maxRenditions = "4"
+
+    @Option(name: .customLong("rendition"), help: ArgumentHelp("A named rendition at a stable URL, /stream/STREAM@NAME (repeatable): e.g. thumb=width=320,quality=50, or cam@zoom=crop=640,360,640,360. Without STREAM@ every stream has it.", valueName: "[STREAM@]NAME=SPEC"))
+    var renditions: [String] = []
+
     @Flag(name: .customLong("no-sendfile"), help: "Write frames to stream clients from memory instead of sending them from a memory file with sendfile(2).")
     var noSendfile = false
 
@@ -75,6 +81,7 @@ struct Serve: AsyncParsableCommand {
         var clientTimeout: Double
         var maxClients: Int
         var headerTimeout: Double
+        var maxRenditions: Int
     }
 
     /// Out of range is a start-up error naming the flag and its range (exit status 2).
@@ -86,11 +93,25 @@ struct Serve: AsyncParsableCommand {
             frameTimeout: try Limits.frameTimeout.read(frameTimeout),
             clientTimeout: try Limits.clientTimeout.read(clientTimeout),
             maxClients: Int(try Limits.maxClients.read(maxClients)),
-            headerTimeout: try Limits.headerTimeout.read(headerTimeout))
+            headerTimeout: try Limits.headerTimeout.read(headerTimeout),
+            maxRenditions: Int(try Limits.maxRenditions.read(maxRenditions)))
+    }
+
+    /// `--rendition` flags, each read whole or a start-up error (exit status 2).
+    func namedRenditions() throws(ExitCode) -> [NamedRendition] {
+        var named: [NamedRendition] = []
+        for text in renditions {
+            switch NamedRendition.parse(text) {
+            case .success(let rendition): named.append(rendition)
+            case .failure(let refusal): throw StartupFailure(refusal.description).exitCode
+            }
+        }
+        return named
     }
 
     func validate() throws {
         _ = try numbers()
+        _ = try namedRenditions()
         for name in allowHosts {
             if let problem = ServerConfiguration.allowHostProblem(name) { throw StartupFailure(problem).exitCode }
         }
@@ -133,6 +154,13 @@ struct Serve: AsyncParsableCommand {
         configuration.clientTimeout = numbers.clientTimeout
         configuration.maxClients = numbers.maxClients
         configuration.headerTimeout = numbers.headerTimeout
+        configuration.maxRenditions = numbers.maxRenditions
+        configuration.renditions = try namedRenditions()
+        for rendition in configuration.renditions {
+            if let stream = rendition.stream, !definitions.contains(where: { $0.name == stream }) {
+                throw StartupFailure("--rendition \(stream)@\(rendition.name): there is no stream named '\(stream)'").exitCode
+            }
+        }
         configuration.allowOrigin = allowOrigin
         configuration.allowHosts = allowHosts
         do {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,7 +23,14 @@ struct WallSessionTests {
                 name: name, pipeline: TestPipelines.pattern(width: 64, height: 48), settings: settings,
                 metrics: DeliveryFixtures.metrics(name), logger: Logger(label: "test"))
         }
-        return StreamCatalog(streams)
+        return StreamCatalog(streams) { stream in
+            RenditionSet(source: stream, named: [:], limit: 0, metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
+        }
+    }
+
+    /// The streams of `names` as the controller resolves them (unknown names are its business).
+    static func targets(_ names: [String], in catalog: StreamCatalog) -> [StreamTarget] {
+        names.compactMap { catalog.named($0) }.map { StreamTarget(supervisor: $0, lease: nil) }
     }
 
     /// Waits until everything the loop was asked to do before now is done.
@@ -39,10 +47,10 @@ struct WallSessionTests {
         let catalog = try Self.catalog()
         let (a, b) = (try #require(catalog.named("a")), try #require(catalog.named("b")))
         let loop = Self.group.next()
-        let session = WallSession(catalog: catalog, eventLoop: loop)
+        let session = WallSession(eventLoop: loop)
         defer { session.close() }
 
-        #expect(session.want(["a", "nope"]) == ["nope"])
+        session.want(Self.targets(["a"], in: catalog))
         try await Self.settle(loop)
         #expect(a.status().clients == 1)
         #expect(b.status().clients == 0)
@@ -61,13 +69,13 @@ struct WallSessionTests {
         let (a, b) = (try #require(catalog.named("a")), try #require(catalog.named("b")))
         Self.publish(5, on: b)
         let loop = Self.group.next()
-        let session = WallSession(catalog: catalog, eventLoop: loop)
+        let session = WallSession(eventLoop: loop)
         defer { session.close() }
 
-        _ = session.want(["a", "b"])
+        session.want(Self.targets(["a", "b"], in: catalog))
         try await Self.settle(loop)
         #expect(session.takePending().map(\.frame.sequence) == [5])
-        _ = session.want(["b"])
+        session.want(Self.targets(["b"], in: catalog))
         try await Self.settle(loop)
         #expect(a.status().clients == 0, "the lease of a stream no longer wanted is released")
         Self.publish(9, on: a)
@@ -79,8 +87,8 @@ struct WallSessionTests {
         let catalog = try Self.catalog()
         let (a, b) = (try #require(catalog.named("a")), try #require(catalog.named("b")))
         let loop = Self.group.next()
-        let session = WallSession(catalog: catalog, eventLoop: loop)
-        _ = session.want(["a", "b"])
+        let session = WallSession(eventLoop: loop)
+        session.want(Self.targets(["a", "b"], in: catalog))
         try await Self.settle(loop)
         #expect(a.status().clients == 1 && b.status().clients == 1)
         session.close()
@@ -90,7 +98,7 @@ struct WallSessionTests {
         try await Self.settle(loop)
         #expect(session.takePending().isEmpty)
         // A want after close holds nothing.
-        _ = session.want(["a"])
+        session.want(Self.targets(["a"], in: catalog))
         try await Self.settle(loop)
         #expect(a.status().clients == 0)
     }
@@ -99,8 +107,8 @@ struct WallSessionTests {
         let catalog = try Self.catalog()
         let a = try #require(catalog.named("a"))
         let loop = Self.group.next()
-        let session = WallSession(catalog: catalog, eventLoop: loop)
-        _ = session.want(["a"])
+        let session = WallSession(eventLoop: loop)
+        session.want(Self.targets(["a"], in: catalog))
         try await Self.settle(loop)
         Self.publish(1, on: a)
         try await Self.settle(loop)

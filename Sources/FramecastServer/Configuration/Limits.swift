@@ -6,6 +6,14 @@ public enum Limits {
     public static let fps = BoundedNumber("fps", 0.001...1000)
     /// `?max_age=` of snapshots, in milliseconds: up to a day.
     public static let maxAge = BoundedNumber.whole("max_age", 0...86_400_000, unit: "milliseconds")
+    /// `?width=` and `?height=` of a rendition, in pixels: anything above the source is served at
+    /// the source's size (no upscaling); above 16384 is no picture size.
+    public static let renditionWidth = BoundedNumber.whole("width", 1...16384, unit: "pixels")
+    public static let renditionHeight = BoundedNumber.whole("height", 1...16384, unit: "pixels")
+    /// `?quality=`: jpegenc's range.
+    public static let renditionQuality = BoundedNumber.whole("quality", 1...100)
+    /// Each number of `?crop=X,Y,W,H`, in source pixels.
+    public static let cropCoordinate = BoundedNumber.whole("crop", 0...65535, unit: "pixels")
 
     // Command-line flags.
     public static let port = BoundedNumber.whole("--port", 0...65535)
@@ -17,11 +25,14 @@ public enum Limits {
     public static let headerTimeout = BoundedNumber("--header-timeout", 0.1...3600, unit: "seconds")
     public static let maxClients = BoundedNumber.whole("--max-clients", 1...100_000)
     public static let warmupFrames = BoundedNumber.whole("--warmup-frames", 0...10_000)
+    /// Renditions of one stream alive at once.
+    public static let maxRenditions = BoundedNumber.whole("--max-renditions", 0...64)
     /// `framecast check --timeout`.
     public static let checkTimeout = BoundedNumber("--timeout", 0.1...3600, unit: "seconds")
 
     /// Every query parameter and flag, for tests and documentation.
     public static let all: [BoundedNumber] = [
-        fps, maxAge, port, idleTimeout, frameTimeout, clientTimeout, headerTimeout, maxClients, warmupFrames, checkTimeout,
+        fps, maxAge, renditionWidth, renditionHeight, renditionQuality, cropCoordinate,
+        port, idleTimeout, frameTimeout, clientTimeout, headerTimeout, maxClients, warmupFrames, maxRenditions, checkTimeout,
     ]
 }

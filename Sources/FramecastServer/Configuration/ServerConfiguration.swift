@@ -1,11 +1,48 @@
+public import MediaPipeline
+
 /// One stream to serve: a URL-safe name and its gst-launch description (variables expanded).
 public struct StreamDefinition: Sendable, Equatable {
     public var name: String
     public var pipeline: String
+    /// Named renditions its pipeline file declares (`#@rendition NAME=width=320,quality=50`).
+    public var renditions: [String: RenditionRequest]
 
-    public init(name: String, pipeline: String) {
+    public init(name: String, pipeline: String, renditions: [String: RenditionRequest] = [:]) {
         self.name = name
         self.pipeline = pipeline
+        self.renditions = renditions
+    }
+}
+
+/// `--rendition [STREAM@]NAME=SPEC`: a rendition served as `/stream/STREAM@NAME`, of one stream
+/// or (without `STREAM@`) of every stream.
+public struct NamedRendition: Sendable, Equatable {
+    public var stream: String?
+    public var name: String
+    public var request: RenditionRequest
+
+    public init(stream: String?, name: String, request: RenditionRequest) {
+        self.stream = stream
+        self.name = name
+        self.request = request
+    }
+
+    /// Reads `[STREAM@]NAME=width=640,quality=60`, or says why it cannot.
+    public static func parse(_ text: String) -> Result<NamedRendition, RenditionRequest.Refusal> {
+        guard let equals = text.firstIndex(of: "=") else {
+            return .failure(.init(description: "--rendition '\(BoundedNumber.quotable(text))': expected [STREAM@]NAME=width=W,height=H,quality=Q,crop=X,Y,W,H"))
+        }
+        let label = String(text[..<equals])
+        let parts = label.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
+        guard (1...2).contains(parts.count), parts.allSatisfy(StreamName.isValid) else {
+            return .failure(.init(description: "--rendition '\(BoundedNumber.quotable(label))': names are lower-case letters, digits, - and _ (STREAM@NAME or NAME)"))
+        }
+        switch RenditionRequest.parse(spec: String(text[text.index(after: equals)...])) {
+        case .success(let request):
+            return .success(NamedRendition(stream: parts.count == 2 ? parts[0] : nil, name: parts.last!, request: request))
+        case .failure(let refusal):
+            return .failure(.init(description: "--rendition \(label): \(refusal.description)"))
+        }
     }
 }
 
@@ -39,6 +76,19 @@ public struct ServerConfiguration: Sendable {
     public var allowHosts: [String] = []
     /// Seconds a WebSocket may stay open without sending a valid subscription.
     public var webSocketSubscribeTimeout: Double = 10
+    /// Renditions of one stream alive at once (`--max-renditions`); 0 serves none.
+    public var maxRenditions = 4
+    /// `--rendition` flags (a stream's pipeline file may name more: `StreamDefinition.renditions`).
+    public var renditions: [NamedRendition] = []
+
+    /// The named renditions of `stream`: its file's, then the flags' (which win).
+    func namedRenditions(of stream: StreamDefinition) -> [String: RenditionRequest] {
+        var named = stream.renditions
+        for rendition in renditions where rendition.stream == nil || rendition.stream == stream.name {
+            named[rendition.name] = rendition.request
+        }
+        return named
+    }
 
     public init(streams: [StreamDefinition]) {
         self.streams = streams

@@ -22,6 +22,7 @@ public struct StreamSources: Sendable {
         case badStreamOption(String)
         case emptyDirectory(String)
         case unreadableDirectory(String, String)
+        case badRendition(path: String, line: Int, String)
 
         public var description: String {
             switch self {
@@ -32,6 +33,7 @@ public struct StreamSources: Sendable {
             case .badStreamOption(let text): "--stream \(text.debugDescription): expected NAME=FILE or NAME=DESCRIPTION"
             case .emptyDirectory(let path): "\(path) holds no *.pipeline file"
             case .unreadableDirectory(let path, let reason): "cannot read \(path): \(reason)"
+            case .badRendition(let path, let line, let reason): "\(path), line \(line): \(reason)"
             }
         }
     }
@@ -89,11 +91,33 @@ public struct StreamSources: Sendable {
     public func fromFile(_ path: String, name: String? = nil) throws(Failure) -> StreamDefinition {
         let name = name ?? Self.streamName(forFile: path)
         guard StreamName.isValid(name) else { throw .badName(name, source: path) }
+        let pipeline: String
         do {
-            return StreamDefinition(name: name, pipeline: try PipelineFile.load(path: path, stream: name, variables: variables))
+            pipeline = try PipelineFile.load(path: path, stream: name, variables: variables)
         } catch {
             throw .pipeline(error)
         }
+        return StreamDefinition(name: name, pipeline: pipeline, renditions: try Self.renditions(inFile: path))
+    }
+
+    /// The file's `#@rendition NAME=SPEC` lines (a comment to GStreamer): its named renditions.
+    static func renditions(inFile path: String) throws(Failure) -> [String: RenditionRequest] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var named: [String: RenditionRequest] = [:]
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("#@rendition") else { continue }
+            let spec = trimmed.dropFirst("#@rendition".count).trimmingCharacters(in: .whitespaces)
+            switch NamedRendition.parse(spec) {
+            case .success(let rendition) where rendition.stream == nil:
+                named[rendition.name] = rendition.request
+            case .success:
+                throw .badRendition(path: path, line: index + 1, "#@rendition takes NAME=SPEC (the file's stream is implied)")
+            case .failure(let refusal):
+                throw .badRendition(path: path, line: index + 1, refusal.description.replacingOccurrences(of: "--rendition", with: "#@rendition"))
+            }
+        }
+        return named
     }
 
     private func fromText(_ text: String, name: String, source: String) throws(Failure) -> StreamDefinition {

@@ -2,8 +2,9 @@ import CoreMetrics
 import NIOCore
 import Synchronization
 
-/// One `/ws` connection's wants and mailbox: for each stream it asked for, a tile (a consumer of
-/// that stream's hub on the connection's event loop) and the newest frame not yet sent. A stream's
+/// One `/ws` connection's wants and mailbox: for each stream or rendition it asked for (by its
+/// stream name, `NAME` or `NAME@WxHqQ`), a tile (a consumer of that stream's hub on the
+/// connection's event loop) and the newest frame not yet sent. A stream's
 /// new frame replaces an unsent one (the client skips it), so a connection never holds more than
 /// one frame per stream, however far behind it falls. The socket's one writer task sends them.
 final class WallSession: Sendable {
@@ -15,7 +16,6 @@ final class WallSession: Sendable {
         var subscribed = false
     }
 
-    private let catalog: StreamCatalog
     private let eventLoop: any EventLoop
     private let state = Mutex(State())
     /// The tiles, on the connection's loop (made there on first use).
@@ -24,8 +24,7 @@ final class WallSession: Sendable {
     /// Yields when at least one frame waits to be sent.
     let wakeups: AsyncStream<Void>
 
-    init(catalog: StreamCatalog, eventLoop: any EventLoop) {
-        self.catalog = catalog
+    init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
         self.tiles = .makeEmptyBox(valueType: WallTiles.self, eventLoop: eventLoop)
         (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -34,10 +33,11 @@ final class WallSession: Sendable {
     /// Whether the client has sent a valid subscription yet.
     var hasSubscribed: Bool { state.withLock { $0.subscribed } }
 
-    /// Replaces the set of wanted streams; unknown names are returned (and ignored).
-    func want(_ names: Set<String>) -> [String] {
-        let unknown = names.filter { catalog.named($0) == nil }.sorted()
-        let wanted = names.subtracting(unknown)
+    /// Replaces the set of wanted streams. A stream wanted already keeps its tile (the target's
+    /// own lease, if any, is dropped with it); a new one joins with the target's lease.
+    func want(_ targets: [StreamTarget]) {
+        let byName = Dictionary(targets.map { ($0.supervisor.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let wanted = Set(byName.keys)
         let change = state.withLock { state -> (leaving: [String], joining: [String])? in
             guard !state.closed else { return nil }
             state.subscribed = true
@@ -46,8 +46,8 @@ final class WallSession: Sendable {
             defer { state.wanted = wanted }
             return (leaving.sorted(), wanted.subtracting(state.wanted).sorted())
         }
-        guard let change else { return unknown }
-        let joining = change.joining.compactMap { catalog.named($0) }.map { stream in (stream, stream.acquireClient()) }
+        guard let change else { return }
+        let joining = change.joining.compactMap { byName[$0] }.map { target in (target.supervisor, target.takeLease()) }
         let tiles = self.tiles
         let eventLoop = self.eventLoop
         eventLoop.execute {
@@ -56,7 +56,6 @@ final class WallSession: Sendable {
             for name in change.leaving { set.leave(name) }
             for (stream, lease) in joining { set.join(stream, lease: lease, session: self, eventLoop: eventLoop) }
         }
-        return unknown
     }
 
     /// Called by a tile on the loop. Returns true when it replaced an unsent frame.

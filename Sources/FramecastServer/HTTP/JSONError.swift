@@ -10,6 +10,8 @@ struct JSONError: Encodable, Error {
     var state: StreamState?
     var lastError: String?
     var streams: [String]?
+    /// The renditions alive, when there is no room for another.
+    var renditions: [String]?
 
     func response(status: HTTPResponse.Status, headers extra: HTTPFields = [:]) -> Response {
         Response.json(self, status: status, headers: extra)

@@ -14,10 +14,10 @@ struct MjpgStreamerMiddleware<Context: ChannelRequestContext>: RouterMiddleware 
         }
         switch MjpgStreamerAction.parse(action, streamCount: catalog.streams.count) {
         case .success(let parsed):
-            let supervisor = catalog.streams[parsed.index]
+            let name = catalog.streams[parsed.index].name
             switch parsed.verb {
-            case .stream: return streams.stream(request, supervisor, context: context)
-            case .snapshot: return await snapshots.snapshot(request, supervisor, context: context)
+            case .stream: return await streams.stream(request, name: name, context: context)
+            case .snapshot: return await snapshots.snapshot(request, name: name, context: context)
             }
         case .failure(.noSuchStream(let number, let count)):
             return JSONError(error: "no stream number \(number) (there are \(count))", streams: catalog.names).response(status: .notFound)

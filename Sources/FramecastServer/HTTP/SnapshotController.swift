@@ -9,15 +9,15 @@ struct SnapshotController<Context: ChannelRequestContext> {
     let catalog: StreamCatalog
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/snapshot") { request, context in await snapshot(request, catalog.first, context: context) }
+        router.get("/snapshot") { request, context in await snapshot(request, name: nil, context: context) }
         router.get("/snapshot/:name") { request, context in
-            let name = context.parameters.get("name") ?? ""
-            guard let supervisor = catalog.named(name) else { return JSONError.unknownStream(name, in: catalog) }
-            return await snapshot(request, supervisor, context: context)
+            await snapshot(request, name: context.parameters.get("name") ?? "", context: context)
         }
     }
 
-    func snapshot(_ request: Request, _ supervisor: StreamSupervisor, context: Context) async -> Response {
+    /// `name`: a stream, `NAME@RENDITION`, or nil for the first stream; the query may ask for a
+    /// rendition as `/stream` does.
+    func snapshot(_ request: Request, name: String?, context: Context) async -> Response {
         let requestedAt = WallClock.now()
         var maxAge: Int64?
         if let text = request.uri.queryParameters["max_age"].map(String.init) {
@@ -27,8 +27,14 @@ struct SnapshotController<Context: ChannelRequestContext> {
                 return JSONError(error: refusal.description + " (0 asks for a frame captured after the request)").response(status: .badRequest)
             }
         }
+        let target: StreamTarget
+        switch await catalog.resolve(name: name, parameters: { request.uri.queryParameters[Substring($0)].map(String.init) }, on: context.channel.eventLoop) {
+        case .success(let resolved): target = resolved
+        case .failure(let refusal): return refusal.response
+        }
+        let supervisor = target.supervisor
         // The lease starts a stopped or failed pipeline at once: the state reads `starting` below.
-        let lease = supervisor.acquireClient()
+        let lease = target.takeLease()
         defer { lease.release() }
         let current = supervisor.status()
         if current.state == .restarting || current.state == .error {

@@ -16,14 +16,14 @@ struct StatusController<Context: RequestContext> {
             return status
         }
         router.get("/api/streams") { _, _ in
-            StreamList(streams: catalog.streams.map { $0.status() }, clients: budget.current, maxClients: budget.limit)
+            StreamList(streams: catalog.streams.map(catalog.status(of:)), clients: budget.current, maxClients: budget.limit)
         }
         // For load balancers and supervisors: no authentication, and it reveals nothing.
         router.get("/healthz") { _, _ in Response.json(["status": "ok"]) }
         router.get("/api/streams/:name") { _, context -> Response in
             let name = context.parameters.get("name") ?? ""
             guard let supervisor = catalog.named(name) else { return JSONError.unknownStream(name, in: catalog) }
-            return Response.json(supervisor.status())
+            return Response.json(catalog.status(of: supervisor))
         }
     }
 }

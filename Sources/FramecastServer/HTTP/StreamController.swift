@@ -16,17 +16,17 @@ struct StreamController<Context: ChannelRequestContext> {
     let delivery: MultipartDelivery
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/stream") { request, context in stream(request, catalog.first, context: context) }
+        router.get("/stream") { request, context in await stream(request, name: nil, context: context) }
         router.get("/stream/:name") { request, context in
-            let name = context.parameters.get("name") ?? ""
-            guard let supervisor = catalog.named(name) else { return JSONError.unknownStream(name, in: catalog) }
-            return stream(request, supervisor, context: context)
+            await stream(request, name: context.parameters.get("name") ?? "", context: context)
         }
     }
 
     private static var accelBuffering: HTTPField.Name { HTTPField.Name("X-Accel-Buffering")! }
 
-    func stream(_ request: Request, _ supervisor: StreamSupervisor, context: Context) -> Response {
+    /// `name`: a stream, `NAME@RENDITION`, or nil for the first stream; the query may ask for a
+    /// rendition (`?width=`, `?height=`, `?quality=`, `?crop=`).
+    func stream(_ request: Request, name: String?, context: Context) async -> Response {
         let requested = request.uri.queryParameters["framing"].map(String.init)
         guard let framing = Self.framing(userAgent: request.headers[.userAgent], requested: requested) else {
             return JSONError(error: "unknown framing '\(requested ?? "")': use framing=length or framing=early")
@@ -40,6 +40,15 @@ struct StreamController<Context: ChannelRequestContext> {
         guard let ticket = budget.admit() else {
             return budget.refusal().response(status: .serviceUnavailable, headers: [.retryAfter: "5"])
         }
+        // After admission: a refused client never starts a rendition.
+        let target: StreamTarget
+        switch await catalog.resolve(name: name, parameters: { request.uri.queryParameters[Substring($0)].map(String.init) }, on: context.channel.eventLoop) {
+        case .success(let resolved): target = resolved
+        case .failure(let refusal):
+            ticket.release()
+            return refusal.response
+        }
+        let supervisor = target.supervisor
         let delivery = self.delivery
         let channel = context.channel
         let metrics = supervisor.metrics
@@ -49,8 +58,9 @@ struct StreamController<Context: ChannelRequestContext> {
         headers[Self.accelBuffering] = "no"
 
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            // Leased here, inside the body: a response that is never sent leaves nothing behind.
-            let lease = supervisor.acquireClient()
+            // Leased here, inside the body: a response that is never sent leaves nothing behind
+            // (a rendition's lease, taken when it was found, goes with the dropped response).
+            let lease = target.takeLease()
             defer {
                 lease.release()
                 ticket.release()

@@ -10,9 +10,11 @@ import ServiceLifecycle
 /// `/ws`: the page's wall of streams over one WebSocket, because browsers open at most six
 /// HTTP/1.1 connections per host and every `<img>` stream holds one forever.
 ///
-/// The client sends `{"streams": ["a", "b"]}` (text) to say which streams it wants (the visible
-/// tiles); the server sends each wanted stream's newest frame as a binary message (see
-/// `WallMessage`), skipping frames for a connection that falls behind.
+/// The client sends `{"streams": ["a", {"name": "b", "width": 480}]}` (text) to say which streams
+/// it wants (the visible tiles), each at its source size or as a rendition (the keys of
+/// `/stream`'s query); the server sends each wanted stream's newest frame as a binary message (see
+/// `WallMessage`, whose name is the stream's or the rendition's, `b@480x270q85`), skipping frames
+/// for a connection that falls behind.
 struct WallSocketController {
     let catalog: StreamCatalog
     let budget: ClientBudget
@@ -30,12 +32,19 @@ struct WallSocketController {
         var error: String?
         var unknown: [String]?
         var streams: [String]?
+        /// Renditions that could not be served, with the reason.
+        var refused: [String: String]?
+    }
+
+    /// The stream part of `NAME@RENDITION`.
+    private static func streamName(_ name: String) -> String {
+        name.firstIndex(of: "@").map { String(name[..<$0]) } ?? name
     }
 
     /// One session. It counts toward `--max-clients` only while it wants at least one stream, so
     /// sockets that watch nothing (a hidden tab, the single view) never keep viewers out.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, eventLoop: any EventLoop, logger: Logger) async throws {
-        let session = WallSession(catalog: catalog, eventLoop: eventLoop)
+        let session = WallSession(eventLoop: eventLoop)
         defer { session.close() }
         var ticket: ClientBudget.Ticket?
         defer { ticket?.release() }
@@ -66,11 +75,14 @@ struct WallSocketController {
             // Ends when the client closes, or at shutdown (the handler returning closes the socket).
             for try await message in inbound.messages(maxSize: 64 * 1024).cancelOnGracefulShutdown() {
                 guard case .text(let text) = message, let request = WallSubscription.parse(text) else {
-                    try await reply(Reply(error: "send {\"streams\": [NAME, ...]} as a text message (at most \(WallSubscription.maximumStreams) names)", streams: catalog.names))
+                    try await reply(
+                        Reply(
+                            error: "send {\"streams\": [NAME or {\"name\": NAME, \"width\": W}, ...]} as a text message (at most \(WallSubscription.maximumStreams) streams)",
+                            streams: catalog.names))
                     continue
                 }
                 // Only names that exist count: a session that wants nothing real holds no slot.
-                if !request.streams.contains(where: { catalog.named($0) != nil }) {
+                if !request.streams.contains(where: { catalog.named(Self.streamName($0.name)) != nil }) {
                     ticket?.release()
                     ticket = nil
                 } else if ticket == nil {
@@ -81,9 +93,28 @@ struct WallSocketController {
                     }
                     ticket = admitted
                 }
-                let unknown = session.want(Set(request.streams))
+                // Admitted first: a refused session never starts a rendition.
+                var targets: [StreamTarget] = []
+                var unknown: [String] = []
+                var refused: [String: String] = [:]
+                for entry in request.streams {
+                    switch await catalog.resolve(name: entry.name, parameters: { entry.parameters[$0] }, on: eventLoop) {
+                    case .success(let target): targets.append(target)
+                    case .failure(let refusal) where refusal.status == .notFound: unknown.append(entry.name)
+                    case .failure(let refusal):
+                        refused[entry.name] = refusal.body.error
+                        // The tile shows the stream at its own size rather than nothing.
+                        if case .success(let whole) = await catalog.resolve(name: Self.streamName(entry.name), parameters: { _ in nil }, on: eventLoop) {
+                            targets.append(whole)
+                        }
+                    }
+                }
+                session.want(targets)
                 if !unknown.isEmpty {
-                    try await reply(Reply(error: "no such stream", unknown: unknown, streams: catalog.names))
+                    try await reply(Reply(error: "no such stream", unknown: unknown.sorted(), streams: catalog.names))
+                }
+                if !refused.isEmpty {
+                    try await reply(Reply(error: "rendition refused", refused: refused))
                 }
             }
             session.close()

@@ -119,6 +119,14 @@ struct StreamLifecycle {
         return (.publish(sequence: framesPublished, first: first), first ? [.entered(.playing)] : [])
     }
 
+    /// The run's producer is alive without a frame to publish (a rendition whose source shows a
+    /// placeholder): it does not count as stalled, like a warm-up frame.
+    mutating func alive(run id: UInt64, now: UInt64) {
+        guard var run = currentRun, run.id == id else { return }
+        run.lastFrameAt = now
+        state = isPlaying ? .playing(run) : .starting(run)
+    }
+
     /// A bus error, end-of-stream, or a pipeline that could not be built or set to PLAYING.
     mutating func failed(run id: UInt64, error: StreamStatus.LastError, now: UInt64) -> [Action] {
         guard let run = currentRun, run.id == id else { return [] }

@@ -26,4 +26,6 @@ public struct StreamStatus: Sendable, Codable, Equatable {
     /// Streaming clients of the whole server and its `--max-clients` (in `/api/status` only).
     public var serverClients: Int?
     public var maxClients: Int?
+    /// The stream's live renditions (`/api/streams` and `/api/streams/NAME`).
+    public var renditions: [RenditionStatus]?
 }

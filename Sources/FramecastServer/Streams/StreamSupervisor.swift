@@ -28,24 +28,42 @@ public final class StreamSupervisor: Service, Sendable {
     private let placeholders: PlaceholderPictures
     private let createdAt = DispatchTime.now().uptimeNanoseconds
     private let core: Mutex<Core>
+    private let framesCarryCaptureTime: Bool
+    private let onIdle: (@Sendable () -> Void)?
+    private let makeProducer: ProducerFactory
 
     private struct Core {
         var lifecycle: StreamLifecycle
         /// The running pipeline and its run (set and taken on `queue`).
-        var pipeline: (run: UInt64, pipeline: Pipeline)?
+        var pipeline: (run: UInt64, pipeline: any FrameProducer)?
         var rate = InputRateMeter()
         var lastFrame: (bytes: Int, width: Int, height: Int, at: WallClock.Instant)?
     }
 
     /// Validates the description (throws a `PipelineError` a user can act on); runs nothing.
-    public init(
+    public convenience init(
         name: String, pipeline: String, settings: StreamSettings, metrics: StreamMetrics, logger: Logger
     ) throws(PipelineError) {
         try Pipeline.validate(pipeline)
+        self.init(
+            name: name, description: pipeline, shownDescription: CredentialMask.mask(pipeline), settings: settings, metrics: metrics,
+            logger: logger, framesCarryCaptureTime: false, onIdle: nil
+        ) { callbacks throws(PipelineError) in
+            try Pipeline(description: pipeline, onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent)
+        }
+    }
+
+    /// A stream whose runs are made by `makeProducer` (a rendition). `framesCarryCaptureTime`:
+    /// each sample's presentation timestamp is its capture time (wall clock, nanoseconds), kept
+    /// from the stream it was made from. `onIdle` runs when the stream stops for lack of clients.
+    init(
+        name: String, description: String, shownDescription: String, settings: StreamSettings, metrics: StreamMetrics,
+        logger: Logger, framesCarryCaptureTime: Bool, onIdle: (@Sendable () -> Void)?, makeProducer: @escaping ProducerFactory
+    ) {
         self.name = name
         self.metrics = metrics
-        self.pipelineDescription = pipeline
-        self.shownDescription = CredentialMask.mask(pipeline)
+        self.pipelineDescription = description
+        self.shownDescription = shownDescription
         self.settings = settings
         self.hub = FrameHub(metrics: metrics)
         var logger = logger
@@ -54,6 +72,9 @@ public final class StreamSupervisor: Service, Sendable {
         self.queue = DispatchQueue(label: "framecast.stream.\(name)")
         self.placeholders = PlaceholderPictures(stream: name, logger: logger)
         self.core = Mutex(Core(lifecycle: StreamLifecycle(settings: settings)))
+        self.framesCarryCaptureTime = framesCarryCaptureTime
+        self.onIdle = onIdle
+        self.makeProducer = makeProducer
     }
 
     // MARK: - Service
@@ -100,6 +121,15 @@ public final class StreamSupervisor: Service, Sendable {
     }
 
     public var state: StreamState { core.withLock { $0.lifecycle.publicState } }
+
+    /// Clients holding a lease now.
+    public var clientCount: Int { core.withLock { $0.lifecycle.clients } }
+
+    /// The size of the newest frame published, of any run (a rendition's geometry is worked out
+    /// from it); nil before the first frame.
+    public var lastFrameSize: (width: Int, height: Int)? {
+        core.withLock { core in core.lastFrame.map { ($0.width, $0.height) } }
+    }
 
     public func status() -> StreamStatus {
         let now = DispatchTime.now().uptimeNanoseconds
@@ -162,8 +192,10 @@ public final class StreamSupervisor: Service, Sendable {
                 logger.info("restarting pipeline", metadata: ["in_seconds": .stringConvertible(seconds)])
             case .waitingForClient:
                 logger.info("pipeline stopped after a failure; it starts again with the next client")
+                onIdle?()
             case .stoppedIdle:
                 logger.info("no clients for \(settings.idleTimeout.formatted()) s: pipeline set to NULL")
+                onIdle?()
             case .stalled(let seconds):
                 logger.warning("no frame for \(seconds.formatted()) s: restarting the pipeline")
             case .finish:
@@ -181,9 +213,9 @@ public final class StreamSupervisor: Service, Sendable {
     /// pipeline is never released under the lock (its deinit sets it to NULL, which waits for a
     /// streaming thread that may be waiting for the lock).
     private func reconcilePipeline() {
-        let (stale, wanted, stopping) = core.withLock { core -> (Pipeline?, UInt64?, Bool) in
+        let (stale, wanted, stopping) = core.withLock { core -> ((any FrameProducer)?, UInt64?, Bool) in
             let current = core.lifecycle.currentRun?.id
-            var stale: Pipeline?
+            var stale: (any FrameProducer)?
             if let running = core.pipeline, running.run != current {
                 stale = running.pipeline
                 core.pipeline = nil
@@ -195,15 +227,21 @@ public final class StreamSupervisor: Service, Sendable {
     }
 
     private func start(run: UInt64) {
-        let pipeline: Pipeline
+        let pipeline: any FrameProducer
         do {
-            pipeline = try Pipeline(
-                description: pipelineDescription,
-                onSample: makeSampleHandler(run: run),
-                onBusEvent: { [weak self] event in
-                    guard let self else { return }
-                    self.queue.async { self.handle(event, run: run) }
-                })
+            pipeline = try makeProducer(
+                ProducerCallbacks(
+                    onSample: makeSampleHandler(run: run),
+                    onBusEvent: { [weak self] event in
+                        guard let self else { return }
+                        self.queue.async { self.handle(event, run: run) }
+                    },
+                    onAlive: { [weak self] in
+                        self?.apply { lifecycle, now in
+                            lifecycle.alive(run: run, now: now)
+                            return []
+                        }
+                    }))
         } catch {
             // Validated at start-up, so only a changed environment (a plugin removed) lands here.
             failed(run: run, PipelineFault(element: nil, message: error.description, debug: nil))
@@ -231,7 +269,7 @@ public final class StreamSupervisor: Service, Sendable {
     /// cannot interrupt (a read from a pipe, a hung driver) would otherwise hold this stream's
     /// queue, and with it every later restart and the server's shutdown, forever: such a pipeline
     /// is abandoned to its own thread and reported.
-    private func stop(_ pipeline: Pipeline, waiting seconds: Double) {
+    private func stop(_ pipeline: any FrameProducer, waiting seconds: Double) {
         let stopped = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             pipeline.stop()
@@ -270,7 +308,10 @@ public final class StreamSupervisor: Service, Sendable {
     private func makeSampleHandler(run: UInt64) -> SampleHandler {
         { [weak self] bytes, format in
             guard let self else { return }
-            let capturedAt = WallClock.now()
+            let capturedAt =
+                self.framesCarryCaptureTime
+                ? format.presentationTimestamp.map { WallClock.Instant(microseconds: Int64($0 / 1000)) } ?? WallClock.now()
+                : WallClock.now()
             let now = DispatchTime.now().uptimeNanoseconds
             let (verdict, actions) = self.core.withLock { core in
                 let decided = core.lifecycle.frame(run: run, now: now)

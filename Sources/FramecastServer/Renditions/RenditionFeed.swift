@@ -1,0 +1,237 @@
+import Dispatch
+import Logging
+import MediaPipeline
+import NIOCore
+import Synchronization
+
+/// One run of a rendition: a consumer of the source stream's frames (holding a client lease on
+/// it, so the source runs while the rendition has viewers) that hands each new frame to the
+/// rendition's encoder on a queue of its own.
+///
+/// The queue takes one frame at a time; a frame that arrives while it is busy waits in a one-frame
+/// slot and replaces the one waiting there: an encoder that falls behind skips source frames (its
+/// viewers get a lower rate), it never queues them, never holds the event loop and never slows the
+/// source or any other rendition.
+final class RenditionFeed: FrameProducer {
+    private let source: StreamSupervisor
+    private let encoder: RenditionEncoder
+    private let statistics: RenditionStatistics
+    private let callbacks: ProducerCallbacks
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private let queue: DispatchQueue
+    private let input: NIOLoopBoundBox<RenditionInput?>
+
+    private struct State {
+        var lease: ClientLease?
+        /// The newest source frame not yet encoded.
+        var waiting: Frame?
+        var encoding = false
+        var stopped = false
+        /// The sequence of the newest source frame taken: repeats of it are not encoded again.
+        var lastSequence: UInt64 = 0
+        var failuresInARow = 0
+    }
+
+    private let state = Mutex(State())
+
+    init(
+        source: StreamSupervisor, geometry: RenditionGeometry, statistics: RenditionStatistics, callbacks: ProducerCallbacks,
+        eventLoop: any EventLoop, logger: Logger
+    ) throws(PipelineError) {
+        self.source = source
+        self.statistics = statistics
+        self.callbacks = callbacks
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.queue = DispatchQueue(label: "framecast.rendition.\(source.name)@\(geometry)")
+        self.input = .makeEmptyBox(valueType: RenditionInput.self, eventLoop: eventLoop)
+        self.encoder = try RenditionEncoder(
+            width: geometry.width, height: geometry.height, quality: geometry.quality, crop: geometry.crop,
+            onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent)
+    }
+
+    func play() throws(PipelineError) {
+        try encoder.play()
+        let lease = source.acquireClient()
+        let started = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.lease = lease
+            return true
+        }
+        guard started else {
+            lease.release()
+            return
+        }
+        let input = self.input
+        let source = self.source
+        eventLoop.execute {
+            let consumer = RenditionInput(feed: self, hub: source.hub, eventLoop: self.eventLoop)
+            input.value = consumer
+            consumer.join()
+        }
+    }
+
+    func stop() {
+        let lease = state.withLock { state -> ClientLease? in
+            state.stopped = true
+            state.waiting = nil
+            defer { state.lease = nil }
+            return state.lease
+        }
+        let input = self.input
+        eventLoop.execute {
+            input.value?.leave()
+            input.value = nil
+        }
+        lease?.release()
+        encoder.stop()
+    }
+
+    // MARK: - From the input, on its event loop
+
+    /// A new source frame: encoded now if the queue is free, else it waits (replacing any frame
+    /// already waiting, which the rendition then skips).
+    fileprivate func received(_ frame: Frame) {
+        let start = state.withLock { state -> Bool in
+            guard !state.stopped, frame.sequence > state.lastSequence else { return false }
+            state.lastSequence = frame.sequence
+            if state.waiting != nil { statistics.skipped() }
+            state.waiting = frame
+            guard !state.encoding else { return false }
+            state.encoding = true
+            return true
+        }
+        if start { queue.async { self.drain() } }
+    }
+
+    /// The source shows a placeholder: the source's pipeline is down, the rendition is not stalled.
+    fileprivate func sourceShowsPlaceholder() {
+        callbacks.onAlive()
+    }
+
+    /// The source's run ended (its camera failed or stopped): the rendition's run ends too, so
+    /// its viewers see NO SIGNAL at its size at once, not its last picture repeated.
+    fileprivate func sourceRunEnded() {
+        let stopped = state.withLock { $0.stopped }
+        guard !stopped else { return }
+        let error = source.status().lastError?.message ?? "it stopped"
+        callbacks.onBusEvent(.error(PipelineFault(element: nil, message: "the source stream '\(source.name)' is down: \(error)", debug: nil)))
+    }
+
+    // MARK: - On the queue
+
+    private func drain() {
+        while let frame = state.withLock({ state -> Frame? in
+            guard let frame = state.waiting, !state.stopped else {
+                state.encoding = false
+                state.waiting = nil
+                return nil
+            }
+            state.waiting = nil
+            return frame
+        }) {
+            encode(frame)
+        }
+    }
+
+    private func encode(_ frame: Frame) {
+        var size = (width: frame.width, height: frame.height)
+        let result = frame.jpeg.withUnsafeReadableBytes { bytes -> PipelineError? in
+            if size.width <= 0 || size.height <= 0, let header = JPEGHeader.size(of: bytes) { size = header }
+            do throws(PipelineError) {
+                // Capture times in nanoseconds: they increase with the sequence.
+                let stamp = UInt64(max(0, frame.capturedAt.microseconds)) * 1000
+                try encoder.encode(bytes, sourceWidth: size.width, sourceHeight: size.height, timestamp: stamp)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        statistics.recordEncodeTime(encoder.encodeMilliseconds)
+        guard let result else {
+            state.withLock { $0.failuresInARow = 0 }
+            return
+        }
+        // A corrupt frame now and then is skipped; a source that never decodes fails the run.
+        let failures = state.withLock { state -> Int in
+            state.failuresInARow += 1
+            return state.failuresInARow
+        }
+        logger.debug("rendition could not use a source frame", metadata: ["error": "\(result)"])
+        if failures == 10 {
+            callbacks.onBusEvent(.error(PipelineFault(element: "rendition", message: result.description, debug: nil)))
+        }
+    }
+}
+
+/// A rendition's view of its source stream: a consumer of the source's hub on one event loop.
+/// Used only on that loop.
+private final class RenditionInput: FrameConsumer {
+    private weak var feed: RenditionFeed?
+    private let hub: FrameHub
+    private let eventLoop: any EventLoop
+    private var joined = false
+    /// The source's run when it joined: the late end of an older run is not this one's end.
+    private var run: UInt64?
+
+    init(feed: RenditionFeed, hub: FrameHub, eventLoop: any EventLoop) {
+        self.feed = feed
+        self.hub = hub
+        self.eventLoop = eventLoop
+    }
+
+    func join() {
+        guard let joined = hub.attach(self, on: eventLoop) else { return }
+        self.joined = true
+        run = joined.run
+        if let latest = joined.latest { _ = offer(latest) }
+    }
+
+    func leave() {
+        if joined { hub.detach(self, on: eventLoop) }
+        joined = false
+        feed = nil
+    }
+
+    func offer(_ publication: LoopPublication) -> Bool {
+        let frame = publication.frame
+        if frame.isPlaceholder {
+            feed?.sourceShowsPlaceholder()
+        } else {
+            feed?.received(frame)
+        }
+        // The feed keeps its own one-frame slot (and counts what it skips).
+        return false
+    }
+
+    func runEnded(_ ended: UInt64) {
+        guard run.map({ ended >= $0 }) ?? true else { return }
+        feed?.sourceRunEnded()
+    }
+
+    func hubFinished() {
+        joined = false
+        feed?.sourceRunEnded()
+    }
+}
+
+/// What status shows of a rendition's encoder, kept across its runs.
+final class RenditionStatistics: Sendable {
+    private struct State {
+        var encodeMilliseconds: Double?
+        var skipped: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    func skipped() { state.withLock { $0.skipped += 1 } }
+
+    func recordEncodeTime(_ milliseconds: Double?) {
+        guard let milliseconds else { return }
+        state.withLock { $0.encodeMilliseconds = milliseconds }
+    }
+
+    var encodeMilliseconds: Double? { state.withLock { $0.encodeMilliseconds } }
+    var framesSkipped: UInt64 { state.withLock { $0.skipped } }
+}

@@ -1,0 +1,206 @@
+public import CoreMetrics
+import Foundation
+public import Logging
+public import MediaPipeline
+public import NIOCore
+import Synchronization
+
+/// One stream's renditions: each made when its first viewer asks, stopped after the idle timeout
+/// once its last viewer left, and forgotten then; at most `limit` alive at once.
+///
+/// A rendition is a stream of its own (a `StreamSupervisor` with its lifecycle, hub, placeholders
+/// and status) whose runs are `RenditionFeed`s: a consumer of this stream's frames and a producer
+/// of its own. Viewers reach a rendition only through `acquire`, which hands out a client lease
+/// under this set's lock, so a rendition is never forgotten between being found and being leased.
+public final class RenditionSet: Sendable {
+    public let source: StreamSupervisor
+    /// Named renditions (`--rendition`, `#@rendition`): stable URLs `/stream/NAME@RENDITION`.
+    public let named: [String: RenditionRequest]
+    /// Renditions alive at once (`--max-renditions`).
+    public let limit: Int
+
+    private let metrics: StreamMetrics
+    private let logger: Logger
+
+    private struct Entry {
+        let id: UInt64
+        let supervisor: StreamSupervisor
+        let statistics: RenditionStatistics
+        let geometry: RenditionGeometry
+    }
+
+    private struct State {
+        var live: [RenditionGeometry: Entry] = [:]
+        var nextID: UInt64 = 0
+        var shutDown = false
+    }
+
+    private let state = Mutex(State())
+
+    public init(
+        source: StreamSupervisor, named: [String: RenditionRequest], limit: Int, metricsFactory: any MetricsFactory, logger: Logger
+    ) {
+        self.source = source
+        self.named = named
+        self.limit = limit
+        self.metrics = StreamMetrics(stream: "\(source.name)@renditions", factory: metricsFactory, gauges: false)
+        self.logger = logger
+    }
+
+    public enum Failure: Error, Sendable {
+        /// The request does not fit the source (a crop outside the frame): 400.
+        case refused(String)
+        /// The source has not produced a frame to size the rendition from: 503.
+        case sourceDown(String)
+        /// `limit` renditions have viewers: 503, listing them.
+        case tooMany([String])
+        /// Shutting down: 503.
+        case shuttingDown
+    }
+
+    /// The rendition `request` snaps to, with a client lease on it (the caller's viewer). The
+    /// source's frame size decides the geometry: when the source has never produced a frame, it
+    /// is started and its first frame awaited (up to the snapshot timeout).
+    public func acquire(_ request: RenditionRequest, on eventLoop: any EventLoop) async -> Result<(StreamSupervisor, ClientLease), Failure> {
+        var sourceLease: ClientLease?
+        defer { sourceLease?.release() }
+        if source.lastFrameSize == nil {
+            sourceLease = source.acquireClient()
+            _ = await SnapshotWaiter.frame(
+                from: source.hub, capturedAfter: WallClock.Instant(microseconds: 0), timeout: source.settings.snapshotTimeout, on: eventLoop)
+        }
+        guard let size = source.lastFrameSize else {
+            let status = source.status()
+            return .failure(.sourceDown("stream '\(source.name)' has no frame to size a rendition from (\(status.state.rawValue)\(status.lastError.map { ": " + $0.message } ?? ""))"))
+        }
+        let geometry: RenditionGeometry
+        switch request.geometry(sourceWidth: size.width, sourceHeight: size.height) {
+        case .success(let value): geometry = value
+        case .failure(let refusal): return .failure(.refused(refusal.description))
+        }
+        return lease(geometry, eventLoop: eventLoop)
+    }
+
+    /// `eventLoop`: where a new rendition's input (its consumer of the source) lives.
+    private func lease(_ geometry: RenditionGeometry, eventLoop: any EventLoop) -> Result<(StreamSupervisor, ClientLease), Failure> {
+        var evicted: [StreamSupervisor] = []
+        let result = state.withLock { state -> Result<(StreamSupervisor, ClientLease), Failure> in
+            guard !state.shutDown else { return .failure(.shuttingDown) }
+            if let entry = state.live[geometry] {
+                return .success((entry.supervisor, entry.supervisor.acquireClient()))
+            }
+            if state.live.count >= limit {
+                // Renditions nobody watches any more (waiting for their idle timeout) make room.
+                for (key, entry) in state.live where entry.supervisor.clientCount == 0 {
+                    state.live[key] = nil
+                    evicted.append(entry.supervisor)
+                }
+            }
+            guard state.live.count < limit else {
+                return .failure(.tooMany(state.live.values.map(\.supervisor.name).sorted()))
+            }
+            state.nextID += 1
+            let entry = makeEntry(geometry, id: state.nextID, eventLoop: eventLoop)
+            state.live[geometry] = entry
+            return .success((entry.supervisor, entry.supervisor.acquireClient()))
+        }
+        for supervisor in evicted {
+            logger.info("rendition stopped to make room for another", metadata: ["rendition": .string(supervisor.name)])
+            Task { await supervisor.shutdown() }
+        }
+        return result
+    }
+
+    private func makeEntry(_ geometry: RenditionGeometry, id: UInt64, eventLoop: any EventLoop) -> Entry {
+        let statistics = RenditionStatistics()
+        var settings = source.settings
+        // A rendition's restart opens no camera: retry soon, and never after more than 2 s, so
+        // that it follows its source back within moments.
+        settings.minimumRestartDelay = 0.25
+        settings.maximumRestartDelay = 2
+        settings.alwaysOn = false
+        settings.warmupFrames = 0
+        let source = self.source
+        let logger = self.logger
+        let name = "\(source.name)@\(geometry)"
+        let supervisor = StreamSupervisor(
+            name: name, description: "rendition \(geometry) of \(source.name)",
+            shownDescription: "rendition \(geometry) of \(source.name)", settings: settings, metrics: metrics, logger: logger,
+            framesCarryCaptureTime: true,
+            onIdle: { [weak self] in self?.retire(geometry, id: id) }
+        ) { callbacks throws(PipelineError) in
+            try RenditionFeed(
+                source: source, geometry: geometry, statistics: statistics, callbacks: callbacks, eventLoop: eventLoop, logger: logger)
+        }
+        logger.info("rendition created", metadata: ["rendition": .string(name)])
+        return Entry(id: id, supervisor: supervisor, statistics: statistics, geometry: geometry)
+    }
+
+    /// A rendition stopped for lack of viewers: forgotten, unless a viewer came back meanwhile.
+    private func retire(_ geometry: RenditionGeometry, id: UInt64) {
+        let retired = state.withLock { state -> StreamSupervisor? in
+            guard let entry = state.live[geometry], entry.id == id, entry.supervisor.clientCount == 0 else { return nil }
+            state.live[geometry] = nil
+            return entry.supervisor
+        }
+        guard let retired else { return }
+        logger.info("rendition gone (no viewers)", metadata: ["rendition": .string(retired.name)])
+        Task { await retired.shutdown() }
+    }
+
+    /// The live renditions' status, smallest first.
+    public func status() -> [RenditionStatus] {
+        let entries = state.withLock { Array($0.live.values) }
+        let aliases = Dictionary(
+            named.compactMap { name, request -> (RenditionGeometry, String)? in
+                guard let size = source.lastFrameSize, case .success(let geometry) = request.geometry(sourceWidth: size.width, sourceHeight: size.height)
+                else { return nil }
+                return (geometry, name)
+            }, uniquingKeysWith: { first, _ in first })
+        return entries.map { entry in
+            let status = entry.supervisor.status()
+            return RenditionStatus(
+                stream: status.name, name: aliases[entry.geometry], width: entry.geometry.width, height: entry.geometry.height,
+                quality: entry.geometry.quality, crop: entry.geometry.crop, state: status.state, clients: status.clients, fps: status.fps,
+                encodeMilliseconds: entry.statistics.encodeMilliseconds.map { ($0 * 100).rounded() / 100 },
+                framesPublished: status.framesPublished, sourceFramesSkipped: entry.statistics.framesSkipped,
+                lastError: status.lastError?.message)
+        }
+        .sorted { ($0.width, $0.height, $0.quality, $0.stream) < ($1.width, $1.height, $1.quality, $1.stream) }
+    }
+
+    /// Renditions alive now (for tests and status).
+    public var liveCount: Int { state.withLock { $0.live.count } }
+
+    /// Stops every rendition for good (server shutdown).
+    public func shutdown() async {
+        let supervisors = state.withLock { state -> [StreamSupervisor] in
+            state.shutDown = true
+            defer { state.live.removeAll() }
+            return state.live.values.map(\.supervisor)
+        }
+        for supervisor in supervisors { await supervisor.shutdown() }
+    }
+}
+
+/// A live rendition in `/api/streams`.
+public struct RenditionStatus: Sendable, Codable, Equatable {
+    /// Its stream name, `NAME@WxHqQ[cX,Y,W,H]` (what its frames and the wall carry).
+    public var stream: String
+    /// The `--rendition` name it is served under, if any.
+    public var name: String?
+    public var width: Int
+    public var height: Int
+    public var quality: Int
+    public var crop: PictureRegion?
+    public var state: StreamState
+    public var clients: Int
+    /// Frames per second it encodes (its source's rate, less what its encoder skips).
+    public var fps: Double
+    /// Decode, scale and encode of one frame, recent average.
+    public var encodeMilliseconds: Double?
+    public var framesPublished: UInt64
+    /// Source frames it skipped because its encoder was still busy.
+    public var sourceFramesSkipped: UInt64
+    public var lastError: String?
+}

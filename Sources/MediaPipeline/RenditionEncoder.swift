@@ -1,0 +1,227 @@
+import CGst
+import CJPEGScale
+import Dispatch
+import Synchronization
+
+/// A rectangle of a picture, in that picture's pixels.
+public struct PictureRegion: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var x: Int
+    public var y: Int
+    public var width: Int
+    public var height: Int
+
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+
+    /// "X,Y,W,H", the form of `?crop=`.
+    public var description: String { "\(x),\(y),\(width),\(height)" }
+}
+
+/// How a rendition decodes one source frame: libjpeg's scale (`eighths`/8) and the region of the
+/// scaled picture it keeps, the crop in scaled pixels.
+///
+/// The scale is the smallest whose region is still at least the output size, so that videoscale
+/// only ever shrinks by less than a factor of two and the decoder computes as few coefficients as
+/// the output allows: a 480x270 rendition of a 1080p frame decodes it at 1/4.
+public struct ScaledDecodePlan: Sendable, Equatable {
+    public let eighths: Int
+    /// Its width is a multiple of 8 and its height even: the I420 planes then need no padding.
+    public let region: PictureRegion
+
+    public init(eighths: Int, region: PictureRegion) {
+        self.eighths = eighths
+        self.region = region
+    }
+
+    /// Nil when the crop leaves nothing of a `sourceWidth` x `sourceHeight` picture.
+    public static func plan(sourceWidth: Int, sourceHeight: Int, crop: PictureRegion?, outputWidth: Int, outputHeight: Int) -> ScaledDecodePlan? {
+        guard sourceWidth > 0, sourceHeight > 0 else { return nil }
+        let crop = crop ?? PictureRegion(x: 0, y: 0, width: sourceWidth, height: sourceHeight)
+        guard crop.x >= 0, crop.y >= 0, crop.x < sourceWidth, crop.y < sourceHeight, crop.width > 0, crop.height > 0 else { return nil }
+        for eighths in 1...8 {
+            // libjpeg's scaled size: the source size times eighths/8, rounded up.
+            let scaledWidth = (sourceWidth * eighths + 7) / 8
+            let scaledHeight = (sourceHeight * eighths + 7) / 8
+            let x = crop.x * eighths / 8
+            let y = crop.y * eighths / 8
+            var width = min(crop.width * eighths / 8, scaledWidth - x)
+            var height = min(crop.height * eighths / 8, scaledHeight - y)
+            width -= width % 8
+            height -= height % 2
+            guard width >= outputWidth && height >= outputHeight || eighths == 8 else { continue }
+            guard width >= 8, height >= 2 else { return nil }
+            return ScaledDecodePlan(eighths: eighths, region: PictureRegion(x: x, y: y, width: width, height: height))
+        }
+        return nil
+    }
+}
+
+/// One rendition's encoder: each source JPEG is decoded at a reduced scale in C (libjpeg's DCT
+/// scaling, `CJPEGScale`), cropped, and pushed as raw I420 into a GStreamer pipeline
+/// (`appsrc ! videoscale ! jpegenc ! appsink`) that sizes and encodes it on its own streaming
+/// thread. Its pictures arrive through the sample handler like any pipeline's, each stamped with
+/// the timestamp its source frame was pushed with (`SampleFormat.presentationTimestamp`), so a
+/// rendition's frames keep their source's capture time.
+///
+/// The appsrc holds one picture and drops the older one when a newer arrives: an encoder that
+/// falls behind skips pictures, it never queues them or slows the caller.
+///
+/// `@unchecked Sendable`: the C decoder is behind its `Mutex`; the appsrc locks itself.
+public final class RenditionEncoder: @unchecked Sendable {
+    public let width: Int
+    public let height: Int
+    public let quality: Int
+    public let crop: PictureRegion?
+
+    private let pipeline: Pipeline
+    private let appSource: UnsafeMutablePointer<GstAppSrc>
+    private let timing: EncodeTiming
+
+    /// The C decoder, used by one caller at a time: behind `decoderLock`.
+    private let scaler: OpaquePointer
+    /// The picture size the appsrc's caps announce; behind `decoderLock`.
+    private var capsSize: (width: Int, height: Int)?
+    private let decoderLock = Mutex(())
+
+    /// Builds the encoder's pipeline (nothing runs until `play()`). `width` and `height` are the
+    /// output size, `crop` a region of the source in source pixels.
+    public init(
+        width: Int, height: Int, quality: Int, crop: PictureRegion?,
+        onSample: @escaping SampleHandler, onBusEvent: @escaping BusEventHandler
+    ) throws(PipelineError) {
+        guard (1...16384).contains(width), (1...16384).contains(height), (1...100).contains(quality) else {
+            throw .rendition("bad size \(width)x\(height) or quality \(quality)")
+        }
+        self.width = width
+        self.height = height
+        self.quality = quality
+        self.crop = crop
+        let timing = EncodeTiming()
+        self.timing = timing
+        let description = """
+            appsrc name=src is-live=true format=time max-buffers=1 leaky-type=downstream block=false \
+            ! videoscale ! video/x-raw,width=\(width),height=\(height) \
+            ! jpegenc quality=\(quality) ! appsink name=sink sync=false
+            """
+        let pipeline = try Pipeline(
+            description: description,
+            onSample: { bytes, format in
+                if let stamp = format.presentationTimestamp { timing.encoded(stamp) }
+                onSample(bytes, format)
+            },
+            onBusEvent: onBusEvent)
+        guard let appSource = pipeline.appSource else { throw .rendition("the encoder pipeline has no appsrc") }
+        guard let scaler = fc_jpeg_scaler_new() else { throw .rendition("out of memory for the JPEG decoder") }
+        self.pipeline = pipeline
+        self.appSource = appSource
+        self.scaler = scaler
+    }
+
+    deinit {
+        pipeline.stop()
+        fc_jpeg_scaler_free(scaler)
+    }
+
+    public func play() throws(PipelineError) { try pipeline.play() }
+
+    /// Sets the pipeline to NULL; later `encode` calls push into nothing.
+    public func stop() { pipeline.stop() }
+
+    /// Milliseconds from a source frame handed to `encode` to its rendition leaving the encoder
+    /// (decode, scale and encode), averaged over the recent frames; nil before the first.
+    public var encodeMilliseconds: Double? { timing.averageMilliseconds }
+
+    /// Decodes one source frame of `sourceWidth` x `sourceHeight` and pushes it to the encoder,
+    /// stamped with `timestamp` (nanoseconds; must increase from frame to frame). Blocking for
+    /// the decode (a few milliseconds at most): call it off the event loops, one caller at a time.
+    public func encode(_ jpeg: UnsafeRawBufferPointer, sourceWidth: Int, sourceHeight: Int, timestamp: UInt64) throws(PipelineError) {
+        guard let base = jpeg.baseAddress, !jpeg.isEmpty else { throw .rendition("an empty frame") }
+        guard
+            let plan = ScaledDecodePlan.plan(
+                sourceWidth: sourceWidth, sourceHeight: sourceHeight, crop: crop, outputWidth: width, outputHeight: height)
+        else {
+            throw .rendition("the crop \(crop?.description ?? "-") is outside the \(sourceWidth)x\(sourceHeight) source")
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let region = plan.region
+        let size = region.width * region.height * 3 / 2
+        guard let buffer = gst_buffer_new_allocate(nil, gsize(size), nil) else { throw .rendition("out of memory for a picture") }
+        var map = GstMapInfo()
+        guard gst_buffer_map(buffer, &map, GST_MAP_WRITE) != 0 else {
+            gst_buffer_unref(buffer)
+            throw .rendition("cannot map a picture buffer")
+        }
+        let failure = decoderLock.withLock { _ -> String? in
+            let status = fc_jpeg_scaler_decode_i420(
+                scaler, base.assumingMemoryBound(to: UInt8.self), jpeg.count, Int32(plan.eighths),
+                Int32(region.x), Int32(region.y), Int32(region.width), Int32(region.height), map.data, Int(map.size))
+            guard status == 0 else { return String(cString: fc_jpeg_scaler_error(scaler)) }
+            if capsSize?.width != region.width || capsSize?.height != region.height {
+                // A new size (the first frame, or a source that changed size) renegotiates.
+                capsSize = (region.width, region.height)
+                let text = "video/x-raw,format=I420,width=\(region.width),height=\(region.height),framerate=0/1,pixel-aspect-ratio=1/1"
+                if let caps = gst_caps_from_string(text) {
+                    gst_app_src_set_caps(appSource, caps)
+                    gst_caps_unref(caps)
+                }
+            }
+            return nil
+        }
+        gst_buffer_unmap(buffer, &map)
+        if let failure {
+            gst_buffer_unref(buffer)
+            throw .rendition(failure)
+        }
+        buffer.pointee.pts = GstClockTime(timestamp)
+        timing.pushed(timestamp, startedAt: started)
+        // Takes the buffer. FLUSHING once stopped: the frame is simply not encoded.
+        _ = gst_app_src_push_buffer(appSource, buffer)
+    }
+}
+
+/// When each picture went into the encoder and how long it took to come out.
+private final class EncodeTiming: Sendable {
+    private struct State {
+        /// Pictures pushed and not yet out, oldest first (a handful: the appsrc holds one).
+        var inFlight: [(stamp: UInt64, startedAt: UInt64)] = []
+        var average: Double?
+    }
+
+    private let state = Mutex(State())
+
+    func pushed(_ stamp: UInt64, startedAt: UInt64) {
+        state.withLock { state in
+            state.inFlight.append((stamp, startedAt))
+            // Pictures the appsrc dropped never come out: keep the list short.
+            if state.inFlight.count > 8 { state.inFlight.removeFirst(state.inFlight.count - 8) }
+        }
+    }
+
+    func encoded(_ stamp: UInt64) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        state.withLock { state in
+            guard let index = state.inFlight.firstIndex(where: { $0.stamp == stamp }) else { return }
+            let milliseconds = Double(now &- state.inFlight[index].startedAt) / 1e6
+            state.inFlight.removeFirst(index + 1)
+            state.average = state.average.map { $0 * 0.9 + milliseconds * 0.1 } ?? milliseconds
+        }
+    }
+
+    var averageMilliseconds: Double? { state.withLock { $0.average } }
+}
+
+/// A JPEG's picture size, read from its header.
+public enum JPEGHeader {
+    public static func size(of jpeg: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
+        guard let base = jpeg.baseAddress, !jpeg.isEmpty, let scaler = fc_jpeg_scaler_new() else { return nil }
+        defer { fc_jpeg_scaler_free(scaler) }
+        var width: Int32 = 0
+        var height: Int32 = 0
+        guard fc_jpeg_scaler_read_size(scaler, base.assumingMemoryBound(to: UInt8.self), jpeg.count, &width, &height) == 0 else { return nil }
+        return (Int(width), Int(height))
+    }
+}
