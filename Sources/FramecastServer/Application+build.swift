@@ -27,7 +27,8 @@ public func buildApplication(
     let catalog = StreamCatalog(supervisors) { supervisor in
         RenditionSet(
             source: supervisor, named: definitions[supervisor.name].map(configuration.namedRenditions(of:)) ?? [:],
-            limit: configuration.maxRenditions, metricsFactory: metricsFactory, logger: logger)
+            limit: configuration.maxRenditions, metricsFactory: metricsFactory, logger: logger,
+            encoderDelayForTesting: configuration.renditionEncoderDelayForTesting)
     }
     let budget = ClientBudget(limit: configuration.maxClients)
 

@@ -88,9 +88,10 @@ public final class RenditionEncoder: @unchecked Sendable {
     private let decoderLock = Mutex(())
 
     /// Builds the encoder's pipeline (nothing runs until `play()`). `width` and `height` are the
-    /// output size, `crop` a region of the source in source pixels.
+    /// output size, `crop` a region of the source in source pixels. `delayForTesting`
+    /// (microseconds per picture) makes a slow encoder, for tests of what a slow rendition does.
     public init(
-        width: Int, height: Int, quality: Int, crop: PictureRegion?,
+        width: Int, height: Int, quality: Int, crop: PictureRegion?, delayForTesting: Int = 0,
         onSample: @escaping SampleHandler, onBusEvent: @escaping BusEventHandler
     ) throws(PipelineError) {
         guard (1...16384).contains(width), (1...16384).contains(height), (1...100).contains(quality) else {
@@ -105,6 +106,7 @@ public final class RenditionEncoder: @unchecked Sendable {
         let description = """
             appsrc name=src is-live=true format=time max-buffers=1 leaky-type=downstream block=false \
             ! videoscale ! video/x-raw,width=\(width),height=\(height) \
+            \(delayForTesting > 0 ? "! identity sleep-time=\(delayForTesting)" : "") \
             ! jpegenc quality=\(quality) ! appsink name=sink sync=false
             """
         let pipeline = try Pipeline(
@@ -223,5 +225,26 @@ public enum JPEGHeader {
         var height: Int32 = 0
         guard fc_jpeg_scaler_read_size(scaler, base.assumingMemoryBound(to: UInt8.self), jpeg.count, &width, &height) == 0 else { return nil }
         return (Int(width), Int(height))
+    }
+}
+
+/// A JPEG decoded to its luma plane (for tests that compare pictures).
+public enum JPEGLuma {
+    /// The Y plane, `width` a multiple of 8 and `height` even (the picture cut to that), row after row.
+    public static func decode(_ jpeg: [UInt8]) -> (width: Int, height: Int, luma: [UInt8])? {
+        jpeg.withUnsafeBytes { bytes -> (Int, Int, [UInt8])? in
+            guard let size = JPEGHeader.size(of: bytes), let base = bytes.baseAddress, let scaler = fc_jpeg_scaler_new() else { return nil }
+            defer { fc_jpeg_scaler_free(scaler) }
+            let width = size.width - size.width % 8
+            let height = size.height - size.height % 2
+            guard width > 0, height > 0 else { return nil }
+            var planes = [UInt8](repeating: 0, count: width * height * 3 / 2)
+            let status = planes.withUnsafeMutableBufferPointer { out in
+                fc_jpeg_scaler_decode_i420(
+                    scaler, base.assumingMemoryBound(to: UInt8.self), bytes.count, 8, 0, 0, Int32(width), Int32(height), out.baseAddress, out.count)
+            }
+            guard status == 0 else { return nil }
+            return (width, height, Array(planes[0..<(width * height)]))
+        }
     }
 }

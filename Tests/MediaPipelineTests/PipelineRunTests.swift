@@ -42,7 +42,8 @@ import Testing
         let samples = recorder.samples.withLock { $0 }
         #expect(samples.count == 5)
         for sample in samples {
-            #expect(sample.format == SampleFormat(width: 96, height: 64))
+            #expect(sample.format.width == 96 && sample.format.height == 64)
+            #expect(sample.format.presentationTimestamp != nil, "a live source stamps its buffers")
             #expect(Array(sample.bytes.prefix(2)) == [0xFF, 0xD8])
             #expect(Array(sample.bytes.suffix(2)) == [0xFF, 0xD9])
         }

@@ -80,6 +80,8 @@ public struct ServerConfiguration: Sendable {
     public var maxRenditions = 4
     /// `--rendition` flags (a stream's pipeline file may name more: `StreamDefinition.renditions`).
     public var renditions: [NamedRendition] = []
+    /// Microseconds every rendition encoder waits per picture: tests of a slow rendition only.
+    var renditionEncoderDelayForTesting = 0
 
     /// The named renditions of `stream`: its file's, then the flags' (which win).
     func namedRenditions(of stream: StreamDefinition) -> [String: RenditionRequest] {

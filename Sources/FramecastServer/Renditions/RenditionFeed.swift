@@ -37,7 +37,7 @@ final class RenditionFeed: FrameProducer {
 
     init(
         source: StreamSupervisor, geometry: RenditionGeometry, statistics: RenditionStatistics, callbacks: ProducerCallbacks,
-        eventLoop: any EventLoop, logger: Logger
+        eventLoop: any EventLoop, logger: Logger, encoderDelayForTesting: Int = 0
     ) throws(PipelineError) {
         self.source = source
         self.statistics = statistics
@@ -48,7 +48,7 @@ final class RenditionFeed: FrameProducer {
         self.input = .makeEmptyBox(valueType: RenditionInput.self, eventLoop: eventLoop)
         self.encoder = try RenditionEncoder(
             width: geometry.width, height: geometry.height, quality: geometry.quality, crop: geometry.crop,
-            onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent)
+            delayForTesting: encoderDelayForTesting, onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent)
     }
 
     func play() throws(PipelineError) {

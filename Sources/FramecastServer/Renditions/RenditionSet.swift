@@ -21,6 +21,8 @@ public final class RenditionSet: Sendable {
 
     private let metrics: StreamMetrics
     private let logger: Logger
+    /// Microseconds each picture of this set's encoders waits (tests of slow renditions).
+    private let encoderDelayForTesting: Int
 
     private struct Entry {
         let id: UInt64
@@ -37,9 +39,17 @@ public final class RenditionSet: Sendable {
 
     private let state = Mutex(State())
 
-    public init(
+    public convenience init(
         source: StreamSupervisor, named: [String: RenditionRequest], limit: Int, metricsFactory: any MetricsFactory, logger: Logger
     ) {
+        self.init(source: source, named: named, limit: limit, metricsFactory: metricsFactory, logger: logger, encoderDelayForTesting: 0)
+    }
+
+    init(
+        source: StreamSupervisor, named: [String: RenditionRequest], limit: Int, metricsFactory: any MetricsFactory, logger: Logger,
+        encoderDelayForTesting: Int
+    ) {
+        self.encoderDelayForTesting = encoderDelayForTesting
         self.source = source
         self.named = named
         self.limit = limit
@@ -122,15 +132,17 @@ public final class RenditionSet: Sendable {
         settings.warmupFrames = 0
         let source = self.source
         let logger = self.logger
+        let delay = encoderDelayForTesting
         let name = "\(source.name)@\(geometry)"
         let supervisor = StreamSupervisor(
             name: name, description: "rendition \(geometry) of \(source.name)",
             shownDescription: "rendition \(geometry) of \(source.name)", settings: settings, metrics: metrics, logger: logger,
-            framesCarryCaptureTime: true,
+            framesCarryCaptureTime: true, pictureSize: (geometry.width, geometry.height),
             onIdle: { [weak self] in self?.retire(geometry, id: id) }
         ) { callbacks throws(PipelineError) in
             try RenditionFeed(
-                source: source, geometry: geometry, statistics: statistics, callbacks: callbacks, eventLoop: eventLoop, logger: logger)
+                source: source, geometry: geometry, statistics: statistics, callbacks: callbacks, eventLoop: eventLoop, logger: logger,
+                encoderDelayForTesting: delay)
         }
         logger.info("rendition created", metadata: ["rendition": .string(name)])
         return Entry(id: id, supervisor: supervisor, statistics: statistics, geometry: geometry)

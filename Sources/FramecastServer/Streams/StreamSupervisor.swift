@@ -29,6 +29,7 @@ public final class StreamSupervisor: Service, Sendable {
     private let createdAt = DispatchTime.now().uptimeNanoseconds
     private let core: Mutex<Core>
     private let framesCarryCaptureTime: Bool
+    private let pictureSize: (width: Int, height: Int)
     private let onIdle: (@Sendable () -> Void)?
     private let makeProducer: ProducerFactory
 
@@ -47,7 +48,7 @@ public final class StreamSupervisor: Service, Sendable {
         try Pipeline.validate(pipeline)
         self.init(
             name: name, description: pipeline, shownDescription: CredentialMask.mask(pipeline), settings: settings, metrics: metrics,
-            logger: logger, framesCarryCaptureTime: false, onIdle: nil
+            logger: logger, framesCarryCaptureTime: false, pictureSize: (640, 480), onIdle: nil
         ) { callbacks throws(PipelineError) in
             try Pipeline(description: pipeline, onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent)
         }
@@ -55,11 +56,14 @@ public final class StreamSupervisor: Service, Sendable {
 
     /// A stream whose runs are made by `makeProducer` (a rendition). `framesCarryCaptureTime`:
     /// each sample's presentation timestamp is its capture time (wall clock, nanoseconds), kept
-    /// from the stream it was made from. `onIdle` runs when the stream stops for lack of clients.
+    /// from the stream it was made from. `pictureSize`: the size of its placeholders until its
+    /// first frame says otherwise. `onIdle` runs when the stream stops for lack of clients.
     init(
         name: String, description: String, shownDescription: String, settings: StreamSettings, metrics: StreamMetrics,
-        logger: Logger, framesCarryCaptureTime: Bool, onIdle: (@Sendable () -> Void)?, makeProducer: @escaping ProducerFactory
+        logger: Logger, framesCarryCaptureTime: Bool, pictureSize: (width: Int, height: Int), onIdle: (@Sendable () -> Void)?,
+        makeProducer: @escaping ProducerFactory
     ) {
+        self.pictureSize = pictureSize
         self.name = name
         self.metrics = metrics
         self.pipelineDescription = description
@@ -180,7 +184,8 @@ public final class StreamSupervisor: Service, Sendable {
             case .showPlaceholder(let reason):
                 let lastFrame = core.withLock { $0.lastFrame }
                 placeholders.show(
-                    reason, width: lastFrame?.width ?? 640, height: lastFrame?.height ?? 480, lastFrameAt: lastFrame?.at, on: hub)
+                    reason, width: lastFrame?.width ?? pictureSize.width, height: lastFrame?.height ?? pictureSize.height,
+                    lastFrameAt: lastFrame?.at, on: hub)
             case .repeatLatest:
                 hub.repeatLatest()
             case .entered:
