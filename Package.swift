@@ -93,6 +93,8 @@ let package = Package(
                 "MediaPipeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/PipelineCycles",
             swiftSettings: swiftSettings

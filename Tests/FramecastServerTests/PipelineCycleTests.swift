@@ -25,6 +25,12 @@ import Testing
         try await Self.expectNoLeaks(mode: "paths", cycles: 100)
     }
 
+    /// A rendition made and gone per cycle: its encoder pipeline, its feed's lease on the stream,
+    /// its consumer of the stream's hub and its supervisor all go with it.
+    @Test func renditionsMadeAndGoneLeakNothing() async throws {
+        try await Self.expectNoLeaks(mode: "rendition", cycles: 150)
+    }
+
     static func expectNoLeaks(mode: String, cycles: Int) async throws {
         let run = try await HarnessRun.run(arguments: [mode, String(cycles)], timeout: 150)
         #expect(run.status == 0, "\(mode): exit status \(run.status); stderr ends: \(run.standardError.suffix(2000))")

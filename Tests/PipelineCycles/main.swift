@@ -9,27 +9,33 @@
 // - eos:   a pipeline that ends after three frames, restarted while a client stays.
 // - error: a pipeline that fails when started, restarted while a client stays.
 // - paths: no supervisor; every way `Pipeline.init` can reject a description, `opensDevice`,
-//          `PipelineProbe` (a frame, an error, an end without a frame, a timeout) and the
-//          placeholder picture, once per cycle: the error paths must release what they took.
+//          `PipelineProbe` (a frame, an error, an end without a frame, a timeout), the
+//          placeholder picture and a rendition encoder fed a corrupt then a real JPEG, once per
+//          cycle: the error paths must release what they took.
+// - rendition: a rendition of the stream, a new size each cycle, made, watched until its first
+//          frame, left until it is gone (and the stream idle).
 //
-// Prints `cycle=N fds=N rss_kb=N live_pipelines=N` after the 10th and the last cycle, each
-// measured with no pipeline running (the stream idle and every `Pipeline` freed), so that the
+// Prints `cycle=N fds=N rss_kb=N live_pipelines=N` (rss_kb: resident anonymous memory) after the
+// 10th and the last cycle, each measured with no pipeline running (the stream idle and every `Pipeline` freed), so that the
 // two lines compare like with like. Exits 0, or 1 with the reason on stderr.
 import CoreMetrics
 import Foundation
 import FramecastServer
 import Logging
 import MediaPipeline
+import NIOCore
+import NIOPosix
+import Synchronization
 
 enum Mode: String {
-    case idle, eos, error, paths
+    case idle, eos, error, paths, rendition
 
     /// The appsinks do not sync to the clock: a live source's first frame would wait for its
     /// latency (about 55 ms at 30 fps) and three frames of the ending one take 100 ms, which would
     /// make 500 cycles of each mode take a minute or more without changing what is started or freed.
     var pipeline: String {
         switch self {
-        case .idle:
+        case .idle, .rendition:
             "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=30/1 ! jpegenc ! appsink name=sink sync=false"
         case .eos:
             "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! jpegenc ! appsink name=sink sync=false"
@@ -76,10 +82,12 @@ func openDescriptors() -> Int {
     return count - 1
 }
 
-/// Resident memory of this process in kB (VmRSS).
+/// Resident anonymous memory of this process in kB (RssAnon): what a leak grows. File-backed
+/// pages are not counted: the first placeholder picture maps Pango's and fontconfig's files
+/// (about 8 MB), whenever a cycle happens to be slow enough to show one.
 func residentKilobytes() -> Int {
     let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") } ?? ""
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
 }
 
@@ -194,16 +202,55 @@ func runPathCycles(_ cycles: Int) async throws {
                 }
             guard outcome == expected else { throw HarnessFailure(description: "probe of `\(description)`: \(outcome)") }
         }
-        guard PlaceholderRenderer.render(width: 64, height: 48, text: "NO SIGNAL\ncycles") != nil else {
+        guard let picture = PlaceholderRenderer.render(width: 64, height: 48, text: "NO SIGNAL\ncycles") else {
             throw HarnessFailure(description: "the placeholder did not render")
         }
+        try await encodeOnce(picture)
         if cycle == 10 || cycle == cycles { try await report(cycle: cycle, nil) }
     }
 }
 
+/// A rendition encoder's paths: a corrupt JPEG refused, a real one encoded, then stopped.
+func encodeOnce(_ jpeg: [UInt8]) async throws {
+    let encoded = Atomic<Int>(0)
+    let encoder = try RenditionEncoder(
+        width: 32, height: 24, quality: 50, crop: nil, onSample: { _, _ in encoded.add(1, ordering: .relaxed) }, onBusEvent: { _ in })
+    try encoder.play()
+    let corrupt = Array(jpeg.prefix(40)) + [UInt8](repeating: 0x55, count: 200)
+    let refused = corrupt.withUnsafeBytes { bytes in
+        (try? encoder.encode(bytes, sourceWidth: 64, sourceHeight: 48, timestamp: 1)) == nil
+    }
+    guard refused else { throw HarnessFailure(description: "a corrupt JPEG was encoded") }
+    try jpeg.withUnsafeBytes { bytes in try encoder.encode(bytes, sourceWidth: 64, sourceHeight: 48, timestamp: 2) }
+    try await waitUntil(10, "the rendition encoder's picture") { encoded.load(ordering: .relaxed) > 0 }
+    encoder.stop()
+}
+
+/// rendition: per cycle a rendition of a new size is made through the stream's `RenditionSet`,
+/// watched until its first frame, left, and waited for until it is gone and the stream is idle.
+func runRenditionCycles(_ cycles: Int, _ supervisor: StreamSupervisor, logger: Logger) async throws {
+    let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let renditions = RenditionSet(source: supervisor, named: [:], limit: 4, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
+    for cycle in 1...cycles {
+        let request = RenditionRequest(width: 16 + cycle % 3 * 16, quality: 1 + cycle % 100)
+        guard case .success(let (rendition, lease)) = await renditions.acquire(request, on: loops.next()) else {
+            throw HarnessFailure(description: "rendition \(cycle) refused")
+        }
+        try await waitUntil(10, "the rendition's first frame in cycle \(cycle) (state \(rendition.state))") {
+            rendition.status().framesPublished > 0
+        }
+        lease.release()
+        try await waitUntil(10, "the rendition gone after cycle \(cycle)") { renditions.liveCount == 0 }
+        try await waitUntil(10, "the stream idle after cycle \(cycle) (state \(supervisor.state))") { supervisor.state == .idle }
+        if cycle == 10 || cycle == cycles { try await report(cycle: cycle, supervisor) }
+    }
+    await renditions.shutdown()
+    try await loops.shutdownGracefully()
+}
+
 let arguments = CommandLine.arguments
 guard arguments.count >= 2, let mode = Mode(rawValue: arguments[1]) else {
-    warn("usage: PipelineCycles idle|eos|error|paths [cycles]")
+    warn("usage: PipelineCycles idle|eos|error|paths|rendition [cycles]")
     exit(2)
 }
 let cycles = arguments.count >= 3 ? max(10, Int(arguments[2]) ?? 500) : 500
@@ -227,6 +274,7 @@ do {
     case .idle: try await runIdleCycles(cycles, supervisor!)
     case .eos, .error: try await runRestartCycles(cycles, supervisor!)
     case .paths: try await runPathCycles(cycles)
+    case .rendition: try await runRenditionCycles(cycles, supervisor!, logger: logger)
     }
 } catch {
     warn("PipelineCycles \(mode) failed: \(error)")
