@@ -93,20 +93,34 @@ struct WallSocketController {
                     }
                     ticket = admitted
                 }
-                // Admitted first: a refused session never starts a rendition.
+                // Admitted first: a refused session never starts a rendition. Resolved side by
+                // side: a rendition of a stream that has never run waits for its first frame.
+                let directory = self.catalog
+                let resolved = await withTaskGroup(of: (Int, Result<StreamTarget, StreamRefusal>, StreamTarget?).self) { group in
+                    for (index, entry) in request.streams.enumerated() {
+                        group.addTask {
+                            let result = await directory.resolve(name: entry.name, parameters: { entry.parameters[$0] }, on: eventLoop)
+                            guard case .failure(let refusal) = result, refusal.status != .notFound else { return (index, result, nil) }
+                            // A refused rendition: the tile shows the stream at its own size rather than nothing.
+                            let whole = try? await directory.resolve(name: Self.streamName(entry.name), parameters: { _ in nil }, on: eventLoop).get()
+                            return (index, result, whole)
+                        }
+                    }
+                    var results: [(Int, Result<StreamTarget, StreamRefusal>, StreamTarget?)] = []
+                    for await result in group { results.append(result) }
+                    return results.sorted { $0.0 < $1.0 }
+                }
                 var targets: [StreamTarget] = []
                 var unknown: [String] = []
                 var refused: [String: String] = [:]
-                for entry in request.streams {
-                    switch await catalog.resolve(name: entry.name, parameters: { entry.parameters[$0] }, on: eventLoop) {
+                for (index, result, fallback) in resolved {
+                    let name = request.streams[index].name
+                    switch result {
                     case .success(let target): targets.append(target)
-                    case .failure(let refusal) where refusal.status == .notFound: unknown.append(entry.name)
+                    case .failure(let refusal) where refusal.status == .notFound: unknown.append(name)
                     case .failure(let refusal):
-                        refused[entry.name] = refusal.body.error
-                        // The tile shows the stream at its own size rather than nothing.
-                        if case .success(let whole) = await catalog.resolve(name: Self.streamName(entry.name), parameters: { _ in nil }, on: eventLoop) {
-                            targets.append(whole)
-                        }
+                        refused[name] = refusal.body.error
+                        if let fallback { targets.append(fallback) }
                     }
                 }
                 session.want(targets)
