@@ -14,8 +14,8 @@
 // Hooks for tests and scripts (kept stable):
 //   - each tile is <article class="tile" data-stream="NAME" data-status="live|idle|starting|
 //     restarting|no signal|reconnecting">; its picture is <img class="frame"> with
-//     data-captured-at = the capturedAt (seconds since epoch) of the frame it shows, set once
-//     that frame's JPEG has loaded into the <img>;
+//     data-captured-at = the capturedAt (seconds since epoch) of the frame it shows, set as
+//     that frame (decoded already) goes into the <img>;
 //   - the single view's picture is <img id="live" data-stream="NAME">;
 //   - a `framing` query parameter, in the page URL (/?framing=length#/view/NAME) or after the
 //     route (#/view/NAME?framing=length), is passed on to /stream/NAME (early or length);
@@ -273,26 +273,48 @@ function sendWanted() {
   socket.sent = message;
 }
 
-// Each frame becomes a blob: URL in the tile's <img>; the previous URL is revoked once the new
-// one has loaded (until then the <img> keeps showing the previous picture).
+// Each frame becomes a blob: URL, decoded aside and only then put in the tile's <img>: a decoded
+// picture replaces the previous one at once, where an undecoded one would leave the <img> empty
+// until it decodes (Chromium). One frame decodes at a time; of those that arrive meanwhile only
+// the newest waits, so a tile shows frames however fast they come.
 function showFrame(tile, frame) {
   tile.lastFrameAt = performance.now();
   const blob = new Blob([frame.jpeg], { type: 'image/jpeg' });
-  const url = URL.createObjectURL(blob);
-  const superseded = tile.pending;
-  tile.pending = { url, blob, capturedAt: frame.capturedAt };
-  tile.img.src = url;
-  if (superseded) URL.revokeObjectURL(superseded.url); // never shown: a newer frame came first
-  if (tile.status !== 'live') renderTile(tile);
+  if (tile.pending) URL.revokeObjectURL(tile.pending.url); // never shown: a newer frame came first
+  tile.pending = { url: URL.createObjectURL(blob), blob, capturedAt: frame.capturedAt };
+  if (!tile.decoding) decodeFrames(tile);
 }
 
-function onTileImageLoad(tile) {
-  const loaded = tile.pending;
-  if (!loaded || tile.img.src !== loaded.url) return;
-  tile.pending = null;
-  if (tile.shown) URL.revokeObjectURL(tile.shown.url);
-  tile.shown = loaded;
-  tile.img.dataset.capturedAt = String(loaded.capturedAt);
+// An <img> of `url` once decoded; its naturalWidth is 0 if it is not a picture or the URL was
+// revoked meanwhile. Where decode() is missing or fails spuriously (older Safari), once loaded.
+async function decodedPicture(url) {
+  const picture = new Image();
+  picture.src = url;
+  try {
+    await picture.decode();
+  } catch {
+    if (!picture.complete) await new Promise((done) => { picture.onload = picture.onerror = done; });
+  }
+  return picture;
+}
+
+async function decodeFrames(tile) {
+  while (tile.pending && tiles.get(tile.name) === tile) {
+    const frame = tile.pending;
+    tile.pending = null;
+    tile.decoding = frame;
+    const picture = await decodedPicture(frame.url);
+    tile.decoding = null;
+    if (!picture.naturalWidth || tiles.get(tile.name) !== tile) {
+      URL.revokeObjectURL(frame.url);
+      continue;
+    }
+    tile.img.src = frame.url;
+    if (tile.shown) URL.revokeObjectURL(tile.shown.url);
+    tile.shown = frame;
+    tile.img.dataset.capturedAt = String(frame.capturedAt);
+    if (tile.status !== 'live') renderTile(tile);
+  }
 }
 
 // ---- tiles ---------------------------------------------------------------
@@ -313,14 +335,15 @@ function createTile(info) {
   const tile = {
     name: info.name, info, el, img: q('.frame'), overlay: q('.tile-overlay'), badge: q('.badge'),
     res: q('.res'), fps: q('.fps'), clients: q('.clients'), embedBox: q('.embed-box'),
-    visible: !observer, wanted: false, lastFrameAt: 0, pending: null, shown: null, status: null,
+    visible: !observer, wanted: false, lastFrameAt: 0, status: null,
+    // The frames: waiting to be decoded (the newest that came), being decoded, in the <img>.
+    pending: null, decoding: null, shown: null,
   };
   el.dataset.stream = info.name;
   q('.pic').href = `#/view/${encodeURIComponent(info.name)}`;
   q('.pic').title = `Open ${info.name}`;
   q('.name').textContent = info.name;
   tile.img.alt = `${info.name} live`;
-  tile.img.addEventListener('load', () => onTileImageLoad(tile));
   q('.embed-tag').textContent = `<img src="${location.origin}${streamPath(info.name)}">`;
   q('.embed-snapshot').textContent = `${location.origin}${snapshotPath(info.name)}`;
   const embedButton = q('.tile-embed');
@@ -338,8 +361,8 @@ function removeTile(tile) {
   if (observer) observer.unobserve(tile.el);
   tile.el.remove();
   tile.img.src = '';
-  for (const frame of [tile.pending, tile.shown]) if (frame) URL.revokeObjectURL(frame.url);
-  tile.pending = tile.shown = null;
+  for (const frame of [tile.pending, tile.decoding, tile.shown]) if (frame) URL.revokeObjectURL(frame.url);
+  tile.pending = tile.decoding = tile.shown = null;
   tiles.delete(tile.name);
 }
 
