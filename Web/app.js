@@ -5,21 +5,34 @@
 // Connections. Browsers open at most 6 HTTP/1.1 connections per host and an MJPEG <img> holds
 // one for as long as it shows the stream, so the wall does not use <img src="/stream/NAME">:
 // all its frames come over ONE WebSocket (/ws). The page sends {"streams":[...]} with the
-// names of the tiles on screen (none while the tab is hidden or the single view is open); the
-// server answers with one binary message per frame, newest frame per stream, skipping frames
-// for a client that falls behind. Only the single view (#/view/NAME) uses the plain MJPEG
-// <img>, and releases it (src = '') when closed or hidden. With the /api/streams polling, the
-// page needs at most 3 connections (+1 while a snapshot downloads).
+// tiles on screen (none while the tab is hidden or the single view is open); the server
+// answers with one binary message per frame, newest frame per stream, skipping frames for a
+// client that falls behind. Only the single view (#/view/NAME) uses the plain MJPEG <img>, at
+// the stream's full size, and releases it (src = '') when closed or hidden. With the
+// /api/streams polling, the page needs at most 3 connections (+1 while a snapshot downloads).
+//
+// Sizes. A tile draws its picture a few hundred pixels wide, so it asks for a rendition of
+// that size: {"name": NAME, "width": W}, W = the width the picture is drawn at (the tile's, or
+// less for a source taller than the tile) × devicePixelRatio, snapped as the server snaps it
+// (to a multiple of 16, at least 16); or the plain NAME (full size) when W would not be smaller
+// than the stream, or its size is not known yet. The server encodes each size once and names
+// its frames NAME@WxHqQ; a frame goes to the tile of the NAME before '@'. When tiles change
+// size (window resized, zoom, another screen), the page asks again once the size has settled
+// for 250 ms, and only if a snapped width changed; a tile moving to another size keeps its last
+// picture until the new size's first frame arrives. A rendition the server refuses (the stream
+// has all it may have) comes at full size; the tile's resolution says why on hover.
 //
 // Hooks for tests and scripts (kept stable):
 //   - each tile is <article class="tile" data-stream="NAME" data-status="live|idle|starting|
-//     restarting|no signal|reconnecting">; its picture is <img class="frame"> with
-//     data-captured-at = the capturedAt (seconds since epoch) of the frame it shows, set as
-//     that frame (decoded already) goes into the <img>;
+//     restarting|no signal|reconnecting">; its picture is <img class="frame"> with, set as a
+//     frame (decoded already) goes into the <img>: data-captured-at = the capturedAt (seconds
+//     since epoch) of the frame it shows, data-frame-width / data-frame-height = its size in
+//     pixels, and data-rendition = its stream name (NAME, or NAME@WxHqQ for a rendition);
 //   - the single view's picture is <img id="live" data-stream="NAME">;
 //   - a `framing` query parameter, in the page URL (/?framing=length#/view/NAME) or after the
 //     route (#/view/NAME?framing=length), is passed on to /stream/NAME (early or length);
-//   - window.framecast exposes { tiles, wanted(), socketState() } for inspection.
+//   - window.framecast exposes { tiles, wanted(), socketState() } for inspection; wanted() is
+//     the list the page subscribes to (NAME or {name, width} per tile on screen).
 
 const POLL_INTERVAL_MS = 1500;
 const STATUS_TIMEOUT_MS = 3000;
@@ -29,6 +42,8 @@ const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 10000;
 // The server re-sends the newest frame after 1 s without one: longer silence means no signal.
 const STALE_AFTER_MS = 3500;
+// Tiles being resized (a window dragged wider) keep their size until it has settled this long.
+const RESIZE_SETTLE_MS = 250;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -216,10 +231,10 @@ function connectSocket() {
     renderAll();
   };
   ws.onmessage = (event) => {
-    if (typeof event.data === 'string') return; // nothing textual is expected
+    if (typeof event.data === 'string') { onSocketText(event.data); return; }
     const frame = parseFrame(event.data);
-    const tile = frame && tiles.get(frame.name);
-    if (tile && tile.wanted) showFrame(tile, frame);
+    const tile = frame && tiles.get(streamOf(frame.name));
+    if (tile && tile.wanted && takesFrame(tile, frame)) showFrame(tile, frame);
   };
   ws.onclose = () => {
     if (socket.ws !== ws) return;
@@ -245,10 +260,31 @@ function parseFrame(buffer) {
   return { name, capturedAt, jpeg: new Uint8Array(buffer, 0, jpegLength) };
 }
 
-// The streams whose tiles are on screen, unless the tab is hidden or the single view covers them.
-function wantedNames() {
+// A frame's stream name is NAME, or NAME@WxHqQ for a rendition of NAME.
+const streamOf = (name) => (name.includes('@') ? name.slice(0, name.indexOf('@')) : name);
+// The width in a rendition's name; 0 for the stream itself.
+const renditionWidth = (name) => Number((/@(\d+)x/.exec(name) || [])[1] || 0);
+// The server rounds a rendition's width so; the page does too, to know when a size changes.
+const snap16 = (px) => Math.max(16, Math.round(px / 16) * 16);
+
+// What a tile asks for: its stream at the width its picture is drawn at, in device pixels, or
+// the stream itself (its name) when that is not smaller or the stream's size is not known yet.
+function tileRequest(tile) {
+  const { width, height } = tile.info;
+  const box = tile.img.getBoundingClientRect();
+  if (!width || !height || !box.width || !box.height) return tile.name;
+  // object-fit: contain — a source taller than the tile is drawn narrower than the tile.
+  const drawn = Math.min(box.width, (box.height * width) / height);
+  const asked = snap16(drawn * (window.devicePixelRatio || 1));
+  return asked < width ? { name: tile.name, width: asked } : tile.name;
+}
+
+// The tiles on screen and what each asks for, unless the tab is hidden or the single view covers
+// them. While tiles are being resized, each keeps the size it asked for last.
+function wantedStreams() {
   if (document.hidden || singleName) return [];
-  return [...tiles.values()].filter((t) => t.visible).map((t) => t.name);
+  return [...tiles.values()].filter((t) => t.visible)
+    .map((t) => (resizeTimer && t.request ? t.request : tileRequest(t)));
 }
 
 let wantedTimer = null;
@@ -258,19 +294,59 @@ function updateWanted() {
   wantedTimer = setTimeout(() => { wantedTimer = null; sendWanted(); }, 50);
 }
 
+// Tiles resize in bursts (a window dragged wider, zoom): ask again once the size has settled.
+let resizeTimer = null;
+function onTilesResized() {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => { resizeTimer = null; sendWanted(); }, RESIZE_SETTLE_MS);
+}
+
 function sendWanted() {
-  const names = wantedNames();
+  const entries = wantedStreams();
+  const requests = new Map(entries.map((e) => [typeof e === 'string' ? e : e.name, e]));
   const now = performance.now();
   for (const tile of tiles.values()) {
-    const wanted = names.includes(tile.name);
-    if (wanted && !tile.wanted) tile.lastFrameAt = now; // grace period before "no signal"
+    const request = requests.get(tile.name);
+    const wanted = request !== undefined;
+    if (wanted) {
+      const width = typeof request === 'string' ? 0 : request.width;
+      // A new subscription or another size: a grace period before "no signal", and frames of the
+      // previous size still shown until the new size's first one.
+      if (!tile.wanted || width !== tile.askedWidth) {
+        tile.lastFrameAt = now;
+        tile.askedWidth = width;
+        tile.settled = false;
+        tile.refusal = null;
+      }
+      tile.request = request;
+    }
     tile.wanted = wanted;
   }
   if (!socket.open) return;
-  const message = JSON.stringify({ streams: names });
+  const message = JSON.stringify({ streams: entries });
   if (message === socket.sent) return;
   socket.ws.send(message);
   socket.sent = message;
+}
+
+// Until the size a tile asked for sends its first frame, the tile shows the frames it gets (the
+// previous size's, or the full stream the server sends when it refuses a rendition); after it,
+// only that size's (a late frame of the previous size would flash the old picture).
+function takesFrame(tile, frame) {
+  if (renditionWidth(frame.name) === tile.askedWidth) tile.settled = true;
+  else if (tile.settled) return false;
+  return true;
+}
+
+// Text from the server: errors about the subscription. A refused rendition (the stream has as
+// many renditions as it may) is served at full size meanwhile; the tile notes why.
+function onSocketText(text) {
+  let reply;
+  try { reply = JSON.parse(text); } catch { return; }
+  for (const [name, reason] of Object.entries((reply && reply.refused) || {})) {
+    const tile = tiles.get(streamOf(name));
+    if (tile) tile.refusal = reason;
+  }
 }
 
 // Each frame becomes a blob: URL, decoded aside and only then put in the tile's <img>: a decoded
@@ -281,7 +357,7 @@ function showFrame(tile, frame) {
   tile.lastFrameAt = performance.now();
   const blob = new Blob([frame.jpeg], { type: 'image/jpeg' });
   if (tile.pending) URL.revokeObjectURL(tile.pending.url); // never shown: a newer frame came first
-  tile.pending = { url: URL.createObjectURL(blob), blob, capturedAt: frame.capturedAt };
+  tile.pending = { url: URL.createObjectURL(blob), blob, name: frame.name, capturedAt: frame.capturedAt };
   if (!tile.decoding) decodeFrames(tile);
 }
 
@@ -312,7 +388,12 @@ async function decodeFrames(tile) {
     tile.img.src = frame.url;
     if (tile.shown) URL.revokeObjectURL(tile.shown.url);
     tile.shown = frame;
-    tile.img.dataset.capturedAt = String(frame.capturedAt);
+    const { dataset } = tile.img;
+    dataset.capturedAt = String(frame.capturedAt);
+    dataset.frameWidth = String(picture.naturalWidth);
+    dataset.frameHeight = String(picture.naturalHeight);
+    dataset.rendition = frame.name;
+    if (frame.name.includes('@')) tile.refusal = null;
     if (tile.status !== 'live') renderTile(tile);
   }
 }
@@ -329,6 +410,18 @@ const observer = 'IntersectionObserver' in window
   }, { rootMargin: '100px' })
   : null;
 
+// A tile's size follows the window's (the grid's columns stretch): its rendition follows it.
+const resizeObserver = 'ResizeObserver' in window ? new ResizeObserver(onTilesResized) : null;
+if (!resizeObserver) window.addEventListener('resize', onTilesResized);
+
+// Device pixels per CSS pixel change too (the window moved to another screen): no CSS size
+// changes then, so watch the ratio itself.
+function watchPixelRatio() {
+  const query = window.matchMedia && matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+  if (!query || !query.addEventListener) return; // Safari before 14: no change events to watch
+  query.addEventListener('change', () => { onTilesResized(); watchPixelRatio(); }, { once: true });
+}
+
 function createTile(info) {
   const el = ui.tileTemplate.content.firstElementChild.cloneNode(true);
   const q = (selector) => el.querySelector(selector);
@@ -338,6 +431,9 @@ function createTile(info) {
     visible: !observer, wanted: false, lastFrameAt: 0, status: null,
     // The frames: waiting to be decoded (the newest that came), being decoded, in the <img>.
     pending: null, decoding: null, shown: null,
+    // What the tile last asked for (NAME or {name, width}), that width (0: the full stream),
+    // whether a frame of that width has come since, and why the server refused it, if it did.
+    request: null, askedWidth: 0, settled: false, refusal: null,
   };
   el.dataset.stream = info.name;
   q('.pic').href = `#/view/${encodeURIComponent(info.name)}`;
@@ -354,11 +450,13 @@ function createTile(info) {
   const snapButton = q('.tile-snapshot');
   snapButton.addEventListener('click', () => tileSnapshot(tile, snapButton));
   if (observer) observer.observe(el);
+  if (resizeObserver) resizeObserver.observe(tile.img);
   return tile;
 }
 
 function removeTile(tile) {
   if (observer) observer.unobserve(tile.el);
+  if (resizeObserver) resizeObserver.unobserve(tile.img);
   tile.el.remove();
   tile.img.src = '';
   for (const frame of [tile.pending, tile.decoding, tile.shown]) if (frame) URL.revokeObjectURL(frame.url);
@@ -416,6 +514,8 @@ function renderTile(tile) {
   tile.overlay.hidden = !overlay;
   const i = tile.info;
   setText(tile.res, i.width && i.height ? `${i.width}×${i.height}` : '–');
+  const resTitle = tile.refusal ? `shown at full size: ${tile.refusal}` : '';
+  if (tile.res.title !== resTitle) tile.res.title = resTitle;
   setText(tile.fps, `${Number(i.fps || 0).toFixed(1)} fps`);
   setText(tile.clients, `${i.clients ?? 0} client${i.clients === 1 ? '' : 's'}`);
 }
@@ -434,8 +534,9 @@ function renderAll() {
 async function tileSnapshot(tile, button) {
   button.disabled = true;
   try {
-    // The frame the tile shows, if any; else the server's newest.
-    const blob = tile.shown ? tile.shown.blob : await fetchSnapshot(tile.name);
+    // The frame the tile shows when it is full size; else the server's newest, full size.
+    const full = tile.shown && !tile.shown.name.includes('@');
+    const blob = full ? tile.shown.blob : await fetchSnapshot(tile.name);
     downloadBlob(blob, snapshotFileName(tile.name));
   } catch (err) {
     setText(tile.overlay, `snapshot failed: ${err.message}`);
@@ -621,6 +722,7 @@ function init() {
   // Stale tiles turn to "no signal" even when no poll or frame comes to re-render them.
   setInterval(() => { if (!document.hidden) renderAll(); }, 1000);
 
+  watchPixelRatio();
   route();
   connectSocket();
   pollStreams();
@@ -628,7 +730,7 @@ function init() {
 
 window.framecast = {
   tiles,
-  wanted: wantedNames,
+  wanted: wantedStreams,
   socketState: () => (socket.open ? 'open' : socket.ws ? 'connecting' : 'closed'),
 };
 

@@ -101,7 +101,8 @@ def test_off_screen_tiles_receive_no_frames(browser_factory, twelve):
     driver.execute_script("location.hash = '#/'")
     assert driver.execute_script("return document.getElementById('live').getAttribute('src')") == ""
     def cam05_released():
-        wanted = driver.execute_script("return window.framecast.wanted()")
+        # Each entry is a name, or {name, width} for a rendition.
+        wanted = [w if isinstance(w, str) else w["name"] for w in driver.execute_script("return window.framecast.wanted()")]
         clients = {s["name"]: s["clients"] for s in get_json(f"{twelve.url}/api/streams")["streams"]}
         return clients["cam05"] == (1 if "cam05" in wanted else 0)
     wait_until(cam05_released, 5, message="cam05's MJPEG stream released")
