@@ -263,6 +263,10 @@ import Testing
                 #expect(try await server.get("/stream/main@nope").0.status == 404)
                 #expect(try await server.get("/stream/main@thumb?width=640").0.status == 400)
                 #expect(try await server.get("/stream/nope@thumb").0.status == 404)
+                // Asking for the whole picture at its own quality is the source itself: no encoder.
+                let (wholeHead, wholeBody) = try await server.get("/snapshot/main?width=5000")
+                #expect(wholeHead.status == 200 && jpegDimensions(wholeBody)?.width == 1280)
+                #expect(try await Self.renditions(server).allSatisfy { $0["width"] as? Int != 1280 })
             }
         }
     }

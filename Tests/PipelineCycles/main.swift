@@ -233,7 +233,7 @@ func runRenditionCycles(_ cycles: Int, _ supervisor: StreamSupervisor, logger: L
     let renditions = RenditionSet(source: supervisor, named: [:], limit: 4, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
     for cycle in 1...cycles {
         let request = RenditionRequest(width: 16 + cycle % 3 * 16, quality: 1 + cycle % 100)
-        guard case .success(let (rendition, lease)) = await renditions.acquire(request, on: loops.next()) else {
+        guard case .success(.rendition(let rendition, let lease)) = await renditions.acquire(request, on: loops.next()) else {
             throw HarnessFailure(description: "rendition \(cycle) refused")
         }
         try await waitUntil(10, "the rendition's first frame in cycle \(cycle) (state \(rendition.state))") {

@@ -63,7 +63,9 @@ extension StreamCatalog {
             return .success(StreamTarget(supervisor: supervisor, lease: nil))
         }
         switch await set.acquire(request, on: eventLoop) {
-        case .success(let (rendition, lease)):
+        case .success(.source):
+            return .success(StreamTarget(supervisor: supervisor, lease: nil))
+        case .success(.rendition(let rendition, let lease)):
             return .success(StreamTarget(supervisor: rendition, lease: lease))
         case .failure(.refused(let reason)):
             return .failure(StreamRefusal(status: .badRequest, body: JSONError(error: reason)))
@@ -76,7 +78,9 @@ extension StreamCatalog {
             return .failure(
                 StreamRefusal(
                     status: .serviceUnavailable,
-                    body: JSONError(error: "stream '\(streamName)' already has \(set.limit) renditions (--max-renditions); use one of them", renditions: live),
+                    body: JSONError(
+                        error: "stream '\(streamName)' is at its limit of renditions (--max-renditions \(set.limit)): ask for one of those that exist",
+                        renditions: live),
                     retryAfter: max(1, Int(supervisor.settings.idleTimeout))))
         case .failure(.shuttingDown):
             return .failure(StreamRefusal(status: .serviceUnavailable, body: JSONError(error: "the server is shutting down")))

@@ -34,6 +34,8 @@ struct WallSocketController {
         var streams: [String]?
         /// Renditions that could not be served, with the reason.
         var refused: [String: String]?
+        /// For a stream at its limit of renditions, those that exist (`NAME@WxHqQ`).
+        var renditions: [String]?
     }
 
     /// The stream part of `NAME@RENDITION`.
@@ -113,6 +115,7 @@ struct WallSocketController {
                 var targets: [StreamTarget] = []
                 var unknown: [String] = []
                 var refused: [String: String] = [:]
+                var existing: [String] = []
                 for (index, result, fallback) in resolved {
                     let name = request.streams[index].name
                     switch result {
@@ -120,6 +123,7 @@ struct WallSocketController {
                     case .failure(let refusal) where refusal.status == .notFound: unknown.append(name)
                     case .failure(let refusal):
                         refused[name] = refusal.body.error
+                        existing += refusal.body.renditions ?? []
                         if let fallback { targets.append(fallback) }
                     }
                 }
@@ -128,7 +132,7 @@ struct WallSocketController {
                     try await reply(Reply(error: "no such stream", unknown: unknown.sorted(), streams: catalog.names))
                 }
                 if !refused.isEmpty {
-                    try await reply(Reply(error: "rendition refused", refused: refused))
+                    try await reply(Reply(error: "rendition refused", refused: refused, renditions: existing.isEmpty ? nil : Array(Set(existing)).sorted()))
                 }
             }
             session.close()

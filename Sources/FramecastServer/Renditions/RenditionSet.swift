@@ -68,10 +68,19 @@ public final class RenditionSet: Sendable {
         case shuttingDown
     }
 
-    /// The rendition `request` snaps to, with a client lease on it (the caller's viewer). The
-    /// source's frame size decides the geometry: when the source has never produced a frame, it
-    /// is started and its first frame awaited (up to the snapshot timeout).
-    public func acquire(_ request: RenditionRequest, on eventLoop: any EventLoop) async -> Result<(StreamSupervisor, ClientLease), Failure> {
+    /// What a request gets.
+    public enum Acquired: Sendable {
+        /// The source itself: the request snaps to its whole picture, at its own quality (asking
+        /// for `width=5000` re-encodes nothing).
+        case source
+        /// A rendition, with a client lease on it (the caller's viewer).
+        case rendition(StreamSupervisor, ClientLease)
+    }
+
+    /// The rendition `request` snaps to. The source's frame size decides the geometry: when the
+    /// source has never produced a frame, it is started and its first frame awaited (up to the
+    /// snapshot timeout).
+    public func acquire(_ request: RenditionRequest, on eventLoop: any EventLoop) async -> Result<Acquired, Failure> {
         var sourceLease: ClientLease?
         defer { sourceLease?.release() }
         if source.lastFrameSize == nil {
@@ -88,7 +97,10 @@ public final class RenditionSet: Sendable {
         case .success(let value): geometry = value
         case .failure(let refusal): return .failure(.refused(refusal.description))
         }
-        return lease(geometry, eventLoop: eventLoop)
+        if request.quality == nil, request.crop == nil, geometry.width >= size.width & ~1, geometry.height >= size.height & ~1 {
+            return .success(.source)
+        }
+        return lease(geometry, eventLoop: eventLoop).map { .rendition($0, $1) }
     }
 
     /// `eventLoop`: where a new rendition's input (its consumer of the source) lives.
