@@ -32,7 +32,7 @@ let package = Package(
         .systemLibrary(
             name: "CGst",
             path: "CGst",
-            pkgConfig: "gstreamer-app-1.0",
+            pkgConfig: "gstreamer-video-1.0",
             providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-base1.0-dev"])]
         ),
         // The only target that imports CGst. Its public API has no C types.

@@ -9,6 +9,7 @@
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/video/video.h>
 
 // GST_IS_BIN is a type-check macro: Swift needs it to tell a one-element description
 // (which gst_parse_launch returns bare) from a pipeline.
@@ -30,6 +31,26 @@ static inline GstAppSink *fc_as_app_sink(GstElement *element) {
 // GST_IS_APP_SRC + GST_APP_SRC: the element named "src" of a rendition's pipeline, or NULL.
 static inline GstAppSrc *fc_as_app_src(GstElement *element) {
     return GST_IS_APP_SRC(element) ? GST_APP_SRC(element) : NULL;
+}
+
+// GST_VIDEO_FRAME_PLANE_DATA / _STRIDE / _WIDTH / _HEIGHT are field macros over a mapped frame.
+static inline const guint8 *fc_video_frame_plane(const GstVideoFrame *frame, guint plane) {
+    return (const guint8 *)GST_VIDEO_FRAME_PLANE_DATA(frame, plane);
+}
+static inline gint fc_video_frame_stride(const GstVideoFrame *frame, guint plane) {
+    return GST_VIDEO_FRAME_PLANE_STRIDE(frame, plane);
+}
+static inline gint fc_video_frame_width(const GstVideoFrame *frame) { return GST_VIDEO_FRAME_WIDTH(frame); }
+static inline gint fc_video_frame_height(const GstVideoFrame *frame) { return GST_VIDEO_FRAME_HEIGHT(frame); }
+static inline gboolean fc_video_frame_is_i420(const GstVideoFrame *frame) {
+    return GST_VIDEO_FRAME_FORMAT(frame) == GST_VIDEO_FORMAT_I420;
+}
+
+// GST_BASE_SINK is a cast macro. The `raw` appsink is a side branch of a tee: it must never wait
+// for the clock (that would hold the JPEG branch) nor keep its last picture alive.
+static inline void fc_raw_sink_configure(GstAppSink *sink) {
+    gst_base_sink_set_sync(GST_BASE_SINK(sink), FALSE);
+    gst_base_sink_set_last_sample_enabled(GST_BASE_SINK(sink), FALSE);
 }
 
 // GST_MESSAGE_SRC is a field macro and the source may be NULL; the path string

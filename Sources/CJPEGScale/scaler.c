@@ -166,3 +166,50 @@ int fc_jpeg_scaler_decode_i420(
     jpeg_abort_decompress(decoder);
     return 0;
 }
+
+// One plane: each output sample the mean of a factor x factor block, rows summed into `sums`.
+static void fc_shrink_plane(
+    const unsigned char *source, int stride, int x, int y, int factor, int width, int height,
+    unsigned char *out, unsigned int *sums) {
+    unsigned int area = (unsigned int)(factor * factor);
+    for (int row = 0; row < height; row++) {
+        memset(sums, 0, sizeof(unsigned int) * (size_t)width);
+        for (int line = 0; line < factor; line++) {
+            const unsigned char *in = source + (size_t)(y + row * factor + line) * (size_t)stride + x;
+            if (factor == 1) {
+                for (int column = 0; column < width; column++) sums[column] += in[column];
+            } else if (factor == 2) {
+                for (int column = 0; column < width; column++) sums[column] += (unsigned int)in[2 * column] + in[2 * column + 1];
+            } else {
+                for (int column = 0; column < width; column++) {
+                    const unsigned char *block = in + column * factor;
+                    unsigned int sum = 0;
+                    for (int k = 0; k < factor; k++) sum += block[k];
+                    sums[column] += sum;
+                }
+            }
+        }
+        unsigned char *target = out + (size_t)row * (size_t)width;
+        for (int column = 0; column < width; column++) target[column] = (unsigned char)((sums[column] + area / 2) / area);
+    }
+}
+
+int fc_i420_box_shrink(
+    const unsigned char *const planes[3], const int strides[3], int source_width, int source_height,
+    int x, int y, int factor, int width, int height, unsigned char *out, size_t capacity) {
+    if (factor < 1 || factor > 16 || width <= 0 || height <= 0 || width % 8 != 0 || height % 2 != 0 || x < 0 || y < 0) return -1;
+    // Even offsets keep the chroma samples aligned with their luma.
+    x &= ~1;
+    y &= ~1;
+    if (x + width * factor > source_width || y + height * factor > source_height) return -1;
+    if (capacity < (size_t)width * (size_t)height * 3 / 2) return -1;
+    unsigned int *sums = malloc(sizeof(unsigned int) * (size_t)width);
+    if (!sums) return -1;
+    fc_shrink_plane(planes[0], strides[0], x, y, factor, width, height, out, sums);
+    unsigned char *u = out + (size_t)width * (size_t)height;
+    unsigned char *v = u + (size_t)(width / 2) * (size_t)(height / 2);
+    fc_shrink_plane(planes[1], strides[1], x / 2, y / 2, factor, width / 2, height / 2, u, sums);
+    fc_shrink_plane(planes[2], strides[2], x / 2, y / 2, factor, width / 2, height / 2, v, sums);
+    free(sums);
+    return 0;
+}

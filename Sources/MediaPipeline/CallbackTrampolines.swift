@@ -16,6 +16,7 @@ final class CallbackBox<Handler: Sendable>: Sendable {
 }
 
 typealias SampleBox = CallbackBox<SampleHandler>
+typealias RawPictureBox = CallbackBox<RawPictureHandler>
 typealias BusBox = CallbackBox<BusEventHandler>
 
 /// The C entry points GStreamer calls. They live in a nonisolated enum as `@convention(c)`
@@ -51,6 +52,23 @@ enum CallbackTrampolines {
         let format = SampleFormat(width: Int(width), height: Int(height), presentationTimestamp: pts == UInt64.max ? nil : pts)
         SampleBox.from(userData).handler(bytes, format)
         return GST_FLOW_OK
+    }
+
+    /// The `raw` appsink's `new_sample`: the picture goes to Swift with its own reference to the
+    /// sample (no copy); Swift releases it when the last rendition is done with it.
+    static let newRawPicture: @convention(c) (UnsafeMutablePointer<GstAppSink>?, gpointer?) -> GstFlowReturn = { appSink, userData in
+        guard let appSink, let userData else { return GST_FLOW_ERROR }
+        guard let sample = gst_app_sink_pull_sample(appSink) else { return GST_FLOW_FLUSHING }
+        // Takes the pull's reference.
+        if let picture = RawPicture(sample: sample) {
+            RawPictureBox.from(userData).handler(picture)
+        }
+        return GST_FLOW_OK
+    }
+
+    static let releaseRawPictureBox: @convention(c) (gpointer?) -> Void = { pointer in
+        guard let pointer else { return }
+        Unmanaged<RawPictureBox>.fromOpaque(pointer).release()
     }
 
     /// Bus sync handler: runs on the thread that posted the message. Every message is dropped

@@ -27,6 +27,9 @@ public final class Pipeline: @unchecked Sendable {
     /// The appsrc named `src`, when the description has one: the owner pushes its frames
     /// (a rendition's pipeline). Nil for every camera pipeline.
     let appSource: UnsafeMutablePointer<GstAppSrc>?
+    /// The appsink named `raw`, when the description has one: the raw pictures the JPEGs are
+    /// encoded from, offered to renditions so that they never decode a JPEG.
+    private let rawSink: UnsafeMutablePointer<GstAppSink>?
     private let bus: UnsafeMutablePointer<GstBus>?
 
     private enum RunState { case built, playing, stopped }
@@ -45,6 +48,12 @@ public final class Pipeline: @unchecked Sendable {
         _ = try Pipeline(description: description, onSample: nil, onBusEvent: nil)
     }
 
+    /// Whether the description offers its raw pictures: an appsink named `raw` (after a `tee`
+    /// before the encoder). Renditions of such a stream scale those instead of decoding JPEGs.
+    public static func offersRawPictures(_ description: String) throws(PipelineError) -> Bool {
+        try Pipeline(description: description, onSample: nil, onBusEvent: nil).rawSink != nil
+    }
+
     /// Whether a source element opens a device (a camera, a capture card, a sound card): such a
     /// pipeline is validated but not run by `framecast check`.
     public static func opensDevice(_ description: String) throws(PipelineError) -> Bool {
@@ -57,12 +66,15 @@ public final class Pipeline: @unchecked Sendable {
     public convenience init(
         description: String,
         onSample: @escaping SampleHandler,
-        onBusEvent: @escaping BusEventHandler
+        onBusEvent: @escaping BusEventHandler,
+        onRawPicture: RawPictureHandler? = nil
     ) throws(PipelineError) {
-        try self.init(description: description, onSample: .some(onSample), onBusEvent: .some(onBusEvent))
+        try self.init(description: description, onSample: .some(onSample), onBusEvent: .some(onBusEvent), onRawPicture: onRawPicture)
     }
 
-    private init(description: String, onSample: SampleHandler?, onBusEvent: BusEventHandler?) throws(PipelineError) {
+    private init(
+        description: String, onSample: SampleHandler?, onBusEvent: BusEventHandler?, onRawPicture: RawPictureHandler? = nil
+    ) throws(PipelineError) {
         GStreamer.initialize()
         let trimmed = description.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw .empty }
@@ -87,6 +99,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         self.element = element
         self.appSource = Self.findAppSource(in: element)
+        self.rawSink = Self.findRawSink(in: element)
         self.bus = gst_element_get_bus(element)
 
         if let onSample {
@@ -94,6 +107,13 @@ public final class Pipeline: @unchecked Sendable {
             callbacks.new_sample = CallbackTrampolines.newSample
             gst_app_sink_set_callbacks(
                 appSink, &callbacks, SampleBox(onSample).retainedPointer(), CallbackTrampolines.releaseSampleBox)
+        }
+        if let rawSink {
+            // Without a handler the branch still runs: its sink must never hold the pipeline up.
+            var callbacks = GstAppSinkCallbacks()
+            if onRawPicture != nil { callbacks.new_sample = CallbackTrampolines.newRawPicture }
+            let box = onRawPicture.map { RawPictureBox($0).retainedPointer() }
+            gst_app_sink_set_callbacks(rawSink, &callbacks, box, box == nil ? nil : CallbackTrampolines.releaseRawPictureBox)
         }
         if let onBusEvent, let bus {
             gst_bus_set_sync_handler(
@@ -113,6 +133,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         gst_object_unref(UnsafeMutableRawPointer(appSink))
         if let appSource { gst_object_unref(UnsafeMutableRawPointer(appSource)) }
+        if let rawSink { gst_object_unref(UnsafeMutableRawPointer(rawSink)) }
         gst_object_unref(UnsafeMutableRawPointer(element))
         Self.live.subtract(1, ordering: .releasing)
     }
@@ -210,6 +231,24 @@ public final class Pipeline: @unchecked Sendable {
             return nil
         }
         return appSource
+    }
+
+    /// A new reference to the appsink named `raw`, if the pipeline has one, set to hold one I420
+    /// picture and drop older ones (the raw branch never slows the JPEG branch).
+    private static func findRawSink(in element: UnsafeMutablePointer<GstElement>) -> UnsafeMutablePointer<GstAppSink>? {
+        guard fc_is_bin(element) != 0, let found = gst_bin_get_by_name(fc_as_bin(element), "raw") else { return nil }
+        guard let sink = fc_as_app_sink(found) else {
+            gst_object_unref(UnsafeMutableRawPointer(found))
+            return nil
+        }
+        gst_app_sink_set_max_buffers(sink, 1)
+        gst_app_sink_set_drop(sink, 1)
+        fc_raw_sink_configure(sink)
+        if let i420 = gst_caps_from_string("video/x-raw,format=I420") {
+            gst_app_sink_set_caps(sink, i420)
+            gst_caps_unref(i420)
+        }
+        return sink
     }
 
     /// Asks what the element upstream of the sink can produce. When it cannot produce JPEG at all

@@ -60,6 +60,41 @@ public struct ScaledDecodePlan: Sendable, Equatable {
     }
 }
 
+/// How a rendition shrinks one raw picture: a whole factor (a box filter of factor x factor) and
+/// the size it shrinks the crop to, at least the output size (videoscale only ever shrinks the
+/// rest, by less than the next factor would).
+public struct RawShrinkPlan: Sendable, Equatable {
+    public let factor: Int
+    /// Top-left of the crop in source pixels.
+    public let x: Int
+    public let y: Int
+    /// A multiple of 8 and even, as `ScaledDecodePlan`'s region.
+    public let width: Int
+    public let height: Int
+
+    public static func plan(sourceWidth: Int, sourceHeight: Int, crop: PictureRegion?, outputWidth: Int, outputHeight: Int) -> RawShrinkPlan? {
+        guard sourceWidth > 0, sourceHeight > 0 else { return nil }
+        let crop = crop ?? PictureRegion(x: 0, y: 0, width: sourceWidth, height: sourceHeight)
+        let x = crop.x & ~1
+        let y = crop.y & ~1
+        guard x >= 0, y >= 0, x < sourceWidth, y < sourceHeight, crop.width > 0, crop.height > 0 else { return nil }
+        let regionWidth = min(crop.width, sourceWidth - x)
+        let regionHeight = min(crop.height, sourceHeight - y)
+        var best: RawShrinkPlan?
+        for factor in 1...16 {
+            let width = regionWidth / factor - regionWidth / factor % 8
+            let height = regionHeight / factor - regionHeight / factor % 2
+            guard width >= 8, height >= 2 else { break }
+            if factor == 1 || (width >= outputWidth && height >= outputHeight) {
+                best = RawShrinkPlan(factor: factor, x: x, y: y, width: width, height: height)
+            } else {
+                break
+            }
+        }
+        return best
+    }
+}
+
 /// One rendition's encoder: each source JPEG is decoded at a reduced scale in C (libjpeg's DCT
 /// scaling, `CJPEGScale`), cropped, and pushed as raw I420 into a GStreamer pipeline
 /// (`appsrc ! videoscale ! jpegenc ! appsink`) that sizes and encodes it on its own streaming
@@ -137,6 +172,33 @@ public final class RenditionEncoder: @unchecked Sendable {
     /// (decode, scale and encode), averaged over the recent frames; nil before the first.
     public var encodeMilliseconds: Double? { timing.averageMilliseconds }
 
+    /// Shrinks one raw picture of the source (no decode: see `RawPicture`) and pushes it to the
+    /// encoder, stamped with `timestamp`. Blocking for the shrink (about a millisecond for 1080p):
+    /// off the event loops, one caller at a time.
+    public func encode(_ picture: RawPicture, timestamp: UInt64) throws(PipelineError) {
+        guard
+            let plan = RawShrinkPlan.plan(
+                sourceWidth: picture.width, sourceHeight: picture.height, crop: crop, outputWidth: width, outputHeight: height)
+        else {
+            throw .rendition("the crop \(crop?.description ?? "-") is outside the \(picture.width)x\(picture.height) source")
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        try push(width: plan.width, height: plan.height, timestamp: timestamp, startedAt: started) { out, capacity in
+            let status = picture.withPlanes { planes, strides -> Int32 in
+                var pointers: [UnsafePointer<UInt8>?] = planes
+                var lines = strides
+                return pointers.withUnsafeMutableBufferPointer { pointers in
+                    lines.withUnsafeMutableBufferPointer { lines in
+                        fc_i420_box_shrink(
+                            pointers.baseAddress, lines.baseAddress, Int32(picture.width), Int32(picture.height), Int32(plan.x), Int32(plan.y),
+                            Int32(plan.factor), Int32(plan.width), Int32(plan.height), out, capacity)
+                    }
+                }
+            }
+            return status == 0 ? nil : "cannot shrink a \(picture.width)x\(picture.height) picture by \(plan.factor)"
+        }
+    }
+
     /// Decodes one source frame of `sourceWidth` x `sourceHeight` and pushes it to the encoder,
     /// stamped with `timestamp` (nanoseconds; must increase from frame to frame). Blocking for
     /// the decode (a few milliseconds at most): call it off the event loops, one caller at a time.
@@ -150,7 +212,21 @@ public final class RenditionEncoder: @unchecked Sendable {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let region = plan.region
-        let size = region.width * region.height * 3 / 2
+        try push(width: region.width, height: region.height, timestamp: timestamp, startedAt: started) { out, capacity in
+            let status = fc_jpeg_scaler_decode_i420(
+                scaler, base.assumingMemoryBound(to: UInt8.self), jpeg.count, Int32(plan.eighths),
+                Int32(region.x), Int32(region.y), Int32(region.width), Int32(region.height), out, capacity)
+            return status == 0 ? nil : String(cString: fc_jpeg_scaler_error(scaler))
+        }
+    }
+
+    /// Fills a new `width` x `height` I420 buffer with `fill` (under the decoder's lock; it
+    /// returns why it failed, or nil) and pushes it, renegotiating the appsrc's caps when the
+    /// size changed.
+    private func push(
+        width: Int, height: Int, timestamp: UInt64, startedAt: UInt64, fill: (UnsafeMutablePointer<UInt8>?, Int) -> String?
+    ) throws(PipelineError) {
+        let size = width * height * 3 / 2
         guard let buffer = gst_buffer_new_allocate(nil, gsize(size), nil) else { throw .rendition("out of memory for a picture") }
         var map = GstMapInfo()
         guard gst_buffer_map(buffer, &map, GST_MAP_WRITE) != 0 else {
@@ -158,14 +234,11 @@ public final class RenditionEncoder: @unchecked Sendable {
             throw .rendition("cannot map a picture buffer")
         }
         let failure = decoderLock.withLock { _ -> String? in
-            let status = fc_jpeg_scaler_decode_i420(
-                scaler, base.assumingMemoryBound(to: UInt8.self), jpeg.count, Int32(plan.eighths),
-                Int32(region.x), Int32(region.y), Int32(region.width), Int32(region.height), map.data, Int(map.size))
-            guard status == 0 else { return String(cString: fc_jpeg_scaler_error(scaler)) }
-            if capsSize?.width != region.width || capsSize?.height != region.height {
+            if let failure = fill(map.data, Int(map.size)) { return failure }
+            if capsSize?.width != width || capsSize?.height != height {
                 // A new size (the first frame, or a source that changed size) renegotiates.
-                capsSize = (region.width, region.height)
-                let text = "video/x-raw,format=I420,width=\(region.width),height=\(region.height),framerate=0/1,pixel-aspect-ratio=1/1"
+                capsSize = (width, height)
+                let text = "video/x-raw,format=I420,width=\(width),height=\(height),framerate=0/1,pixel-aspect-ratio=1/1"
                 if let caps = gst_caps_from_string(text) {
                     gst_app_src_set_caps(appSource, caps)
                     gst_caps_unref(caps)
@@ -179,7 +252,7 @@ public final class RenditionEncoder: @unchecked Sendable {
             throw .rendition(failure)
         }
         buffer.pointee.pts = GstClockTime(timestamp)
-        timing.pushed(timestamp, startedAt: started)
+        timing.pushed(timestamp, startedAt: startedAt)
         // Takes the buffer. FLUSHING once stopped: the frame is simply not encoded.
         _ = gst_app_src_push_buffer(appSource, buffer)
     }

@@ -12,6 +12,14 @@ import Testing
     static let bars = "videotestsrc is-live=true pattern=smpte ! video/x-raw,width=1280,height=720,framerate=15/1 ! jpegenc quality=90 ! appsink name=sink"
     static let moving = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=1280,height=720,framerate=15/1 ! jpegenc ! appsink name=sink"
 
+    /// The same source offering its raw pictures (renditions shrink those; no JPEG is decoded).
+    static func offeringRaw(_ pipeline: String) -> String {
+        pipeline.replacingOccurrences(
+            of: " ! jpegenc",
+            with: " ! tee name=picture ! queue max-size-buffers=1 leaky=downstream ! jpegenc")
+            + " picture. ! queue max-size-buffers=1 leaky=downstream ! appsink name=raw"
+    }
+
     static func run<T: Sendable>(
         _ pipeline: String = bars, configure: @escaping (inout ServerConfiguration) -> Void = { _ in },
         _ body: @escaping @Sendable (TestServer) async throws -> T
@@ -52,8 +60,9 @@ import Testing
         }
     }
 
-    @Test func theSourceAndTwoRenditionsAtOnceEachAtItsSize() async throws {
-        try await Self.run(Self.moving) { server in
+    @Test(arguments: [false, true])
+    func theSourceAndTwoRenditionsAtOnceEachAtItsSize(raw: Bool) async throws {
+        try await Self.run(raw ? Self.offeringRaw(Self.moving) : Self.moving) { server in
             try await withDeadline(60, "three sizes at once") {
                 async let full = Self.frames(server, "/stream/main", "", count: 10, width: 1280, height: 720)
                 async let half = Self.frames(server, "/stream/main", "?width=640", count: 10, width: 640, height: 360)
@@ -63,6 +72,8 @@ import Testing
                 let average = { (parts: [ReceivedPart]) in parts.map(\.body.count).reduce(0, +) / parts.count }
                 #expect(average(smallFrames) * 8 < average(fullFrames))
             }
+            let renditions = try await Self.renditions(server)
+            #expect(!renditions.isEmpty && renditions.allSatisfy { $0["input"] as? String == (raw ? "raw" : "jpeg") })
             // The snapshot, the mjpg-streamer URL and the named form agree.
             let (head, body) = try await server.get("/snapshot/main?width=320")
             #expect(head.status == 200)
@@ -175,8 +186,9 @@ import Testing
         }
     }
 
-    @Test func aCropIsThatRegionOfTheSource() async throws {
-        try await Self.run { server in
+    @Test(arguments: [false, true])
+    func aCropIsThatRegionOfTheSource(raw: Bool) async throws {
+        try await Self.run(raw ? Self.offeringRaw(Self.bars) : Self.bars) { server in
             try await withDeadline(40, "crop") {
                 let (_, source) = try await server.get("/snapshot/main")
                 let (head, cropped) = try await server.get("/snapshot/main?crop=320,200,640,360&quality=100")

@@ -33,3 +33,13 @@ int fc_jpeg_scaler_decode_i420(
 const char *fc_jpeg_scaler_error(const fc_jpeg_scaler *scaler);
 
 #endif
+
+/// Shrinks a region of an I420 picture by a whole `factor` (1 to 16) with a box filter (each
+/// output pixel the mean of a factor x factor block), writing `width` x `height` (a multiple of 8,
+/// even) I420 planes without padding to `out`. `planes`/`strides`: the source's Y, U and V. The
+/// region (`x`, `y`, `width * factor`, `height * factor`, in source pixels) must lie inside the
+/// source. Reads each source pixel once: for a rendition of a pipeline that offers its raw frames,
+/// so that it never decodes a JPEG. Returns 0, or -1 for a bad argument.
+int fc_i420_box_shrink(
+    const unsigned char *const planes[3], const int strides[3], int source_width, int source_height,
+    int x, int y, int factor, int width, int height, unsigned char *out, size_t capacity);

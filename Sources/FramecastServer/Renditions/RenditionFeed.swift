@@ -6,7 +6,9 @@ import Synchronization
 
 /// One run of a rendition: a consumer of the source stream's frames (holding a client lease on
 /// it, so the source runs while the rendition has viewers) that hands each new frame to the
-/// rendition's encoder on a queue of its own.
+/// rendition's encoder on a queue of its own. When the source's pipeline offers its raw pictures
+/// (`StreamSupervisor.offersRawPictures`), those are shrunk instead and no JPEG is decoded; the
+/// source's frames then only tell the feed that the source is down (placeholders, end of run).
 ///
 /// The queue takes one frame at a time; a frame that arrives while it is busy waits in a one-frame
 /// slot and replaces the one waiting there: an encoder that falls behind skips source frames (its
@@ -22,10 +24,17 @@ final class RenditionFeed: FrameProducer {
     private let queue: DispatchQueue
     private let input: NIOLoopBoundBox<RenditionInput?>
 
+    /// What the encoder is fed one of.
+    private enum Input {
+        case jpeg(Frame)
+        case raw(RawPicture, capturedAt: WallClock.Instant)
+    }
+
     private struct State {
         var lease: ClientLease?
+        var rawSubscription: RawPictureTap.Subscription?
         /// The newest source frame not yet encoded.
-        var waiting: Frame?
+        var waiting: Input?
         var encoding = false
         var stopped = false
         /// The sequence of the newest source frame taken: repeats of it are not encoded again.
@@ -51,15 +60,23 @@ final class RenditionFeed: FrameProducer {
             delayForTesting: encoderDelayForTesting, onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent)
     }
 
+    /// Whether the source's raw pictures feed this rendition.
+    var usesRawPictures: Bool { source.offersRawPictures }
+
     func play() throws(PipelineError) {
         try encoder.play()
         let lease = source.acquireClient()
+        let subscription = source.offersRawPictures
+            ? source.rawPictures.subscribe { [weak self] picture, capturedAt in self?.received(.raw(picture, capturedAt: capturedAt)) }
+            : nil
         let started = state.withLock { state -> Bool in
             guard !state.stopped else { return false }
             state.lease = lease
+            state.rawSubscription = subscription
             return true
         }
         guard started else {
+            subscription?.cancel()
             lease.release()
             return
         }
@@ -73,12 +90,16 @@ final class RenditionFeed: FrameProducer {
     }
 
     func stop() {
-        let lease = state.withLock { state -> ClientLease? in
+        let (lease, subscription) = state.withLock { state -> (ClientLease?, RawPictureTap.Subscription?) in
             state.stopped = true
             state.waiting = nil
-            defer { state.lease = nil }
-            return state.lease
+            defer {
+                state.lease = nil
+                state.rawSubscription = nil
+            }
+            return (state.lease, state.rawSubscription)
         }
+        subscription?.cancel()
         let input = self.input
         eventLoop.execute {
             input.value?.leave()
@@ -90,14 +111,24 @@ final class RenditionFeed: FrameProducer {
 
     // MARK: - From the input, on its event loop
 
-    /// A new source frame: encoded now if the queue is free, else it waits (replacing any frame
-    /// already waiting, which the rendition then skips).
+    /// A new source frame (from the hub, on the input's loop) or raw picture (from the tap, on the
+    /// source's streaming thread): encoded now if the queue is free, else it waits (replacing any
+    /// frame already waiting, which the rendition then skips).
     fileprivate func received(_ frame: Frame) {
+        guard !source.offersRawPictures else { return }
+        received(.jpeg(frame))
+    }
+
+    private func received(_ input: Input) {
         let start = state.withLock { state -> Bool in
-            guard !state.stopped, frame.sequence > state.lastSequence else { return false }
-            state.lastSequence = frame.sequence
+            guard !state.stopped else { return false }
+            if case .jpeg(let frame) = input {
+                // A repeat of the newest frame is not encoded again.
+                guard frame.sequence > state.lastSequence else { return false }
+                state.lastSequence = frame.sequence
+            }
             if state.waiting != nil { statistics.skipped() }
-            state.waiting = frame
+            state.waiting = input
             guard !state.encoding else { return false }
             state.encoding = true
             return true
@@ -122,22 +153,36 @@ final class RenditionFeed: FrameProducer {
     // MARK: - On the queue
 
     private func drain() {
-        while let frame = state.withLock({ state -> Frame? in
-            guard let frame = state.waiting, !state.stopped else {
+        while let input = state.withLock({ state -> Input? in
+            guard let input = state.waiting, !state.stopped else {
                 state.encoding = false
                 state.waiting = nil
                 return nil
             }
             state.waiting = nil
-            return frame
+            return input
         }) {
-            encode(frame)
+            let failure: PipelineError?
+            switch input {
+            case .jpeg(let frame): failure = encode(frame)
+            case .raw(let picture, let capturedAt): failure = encode(picture, capturedAt: capturedAt)
+            }
+            settle(failure)
         }
     }
 
-    private func encode(_ frame: Frame) {
+    private func encode(_ picture: RawPicture, capturedAt: WallClock.Instant) -> PipelineError? {
+        do throws(PipelineError) {
+            try encoder.encode(picture, timestamp: UInt64(max(0, capturedAt.microseconds)) * 1000)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private func encode(_ frame: Frame) -> PipelineError? {
         var size = (width: frame.width, height: frame.height)
-        let result = frame.jpeg.withUnsafeReadableBytes { bytes -> PipelineError? in
+        return frame.jpeg.withUnsafeReadableBytes { bytes -> PipelineError? in
             if size.width <= 0 || size.height <= 0, let header = JPEGHeader.size(of: bytes) { size = header }
             do throws(PipelineError) {
                 // Capture times in nanoseconds: they increase with the sequence.
@@ -148,12 +193,16 @@ final class RenditionFeed: FrameProducer {
                 return error
             }
         }
+    }
+
+    /// Counts a failure; a corrupt frame now and then is skipped, a source that never decodes
+    /// fails the run.
+    private func settle(_ result: PipelineError?) {
         statistics.recordEncodeTime(encoder.encodeMilliseconds)
         guard let result else {
             state.withLock { $0.failuresInARow = 0 }
             return
         }
-        // A corrupt frame now and then is skipped; a source that never decodes fails the run.
         let failures = state.withLock { state -> Int in
             state.failuresInARow += 1
             return state.failuresInARow

@@ -185,7 +185,7 @@ public final class RenditionSet: Sendable {
             let status = entry.supervisor.status()
             return RenditionStatus(
                 stream: status.name, name: aliases[entry.geometry], width: entry.geometry.width, height: entry.geometry.height,
-                quality: entry.geometry.quality, crop: entry.geometry.crop, state: status.state, clients: status.clients, fps: status.fps,
+                quality: entry.geometry.quality, crop: entry.geometry.crop, input: source.offersRawPictures ? "raw" : "jpeg", state: status.state, clients: status.clients, fps: status.fps,
                 encodeMilliseconds: entry.statistics.encodeMilliseconds.map { ($0 * 100).rounded() / 100 },
                 framesPublished: status.framesPublished, sourceFramesSkipped: entry.statistics.framesSkipped,
                 lastError: status.lastError?.message)
@@ -217,6 +217,9 @@ public struct RenditionStatus: Sendable, Codable, Equatable {
     public var height: Int
     public var quality: Int
     public var crop: PictureRegion?
+    /// What it is made from: `raw` (the source's raw pictures, shrunk; no decode) or `jpeg` (the
+    /// source's JPEGs, decoded at a reduced scale).
+    public var input: String
     public var state: StreamState
     public var clients: Int
     /// Frames per second it encodes (its source's rate, less what its encoder skips).

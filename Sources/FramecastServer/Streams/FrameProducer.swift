@@ -17,6 +17,8 @@ struct ProducerCallbacks: Sendable {
     let onBusEvent: BusEventHandler
     /// Alive without a frame to publish (see `StreamLifecycle.alive`).
     let onAlive: @Sendable () -> Void
+    /// A raw picture of a pipeline that offers them (see `RawPictureTap`).
+    let onRawPicture: RawPictureHandler
 }
 
 /// Builds the producer of one run.

@@ -29,6 +29,10 @@ public final class StreamSupervisor: Service, Sendable {
     private let createdAt = DispatchTime.now().uptimeNanoseconds
     private let core: Mutex<Core>
     private let framesCarryCaptureTime: Bool
+    /// Its pipeline has an appsink named `raw`: renditions subscribe to `rawPictures`.
+    public let offersRawPictures: Bool
+    /// The raw pictures of the current run, for renditions.
+    let rawPictures = RawPictureTap()
     private let pictureSize: (width: Int, height: Int)
     private let onIdle: (@Sendable () -> Void)?
     private let makeProducer: ProducerFactory
@@ -46,11 +50,14 @@ public final class StreamSupervisor: Service, Sendable {
         name: String, pipeline: String, settings: StreamSettings, metrics: StreamMetrics, logger: Logger
     ) throws(PipelineError) {
         try Pipeline.validate(pipeline)
+        let offersRaw = try Pipeline.offersRawPictures(pipeline)
         self.init(
             name: name, description: pipeline, shownDescription: CredentialMask.mask(pipeline), settings: settings, metrics: metrics,
-            logger: logger, framesCarryCaptureTime: false, pictureSize: (640, 480), onIdle: nil
+            logger: logger, framesCarryCaptureTime: false, pictureSize: (640, 480), offersRawPictures: offersRaw, onIdle: nil
         ) { callbacks throws(PipelineError) in
-            try Pipeline(description: pipeline, onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent)
+            try Pipeline(
+                description: pipeline, onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent,
+                onRawPicture: offersRaw ? callbacks.onRawPicture : nil)
         }
     }
 
@@ -60,10 +67,11 @@ public final class StreamSupervisor: Service, Sendable {
     /// first frame says otherwise. `onIdle` runs when the stream stops for lack of clients.
     init(
         name: String, description: String, shownDescription: String, settings: StreamSettings, metrics: StreamMetrics,
-        logger: Logger, framesCarryCaptureTime: Bool, pictureSize: (width: Int, height: Int), onIdle: (@Sendable () -> Void)?,
-        makeProducer: @escaping ProducerFactory
+        logger: Logger, framesCarryCaptureTime: Bool, pictureSize: (width: Int, height: Int), offersRawPictures: Bool = false,
+        onIdle: (@Sendable () -> Void)?, makeProducer: @escaping ProducerFactory
     ) {
         self.pictureSize = pictureSize
+        self.offersRawPictures = offersRawPictures
         self.name = name
         self.metrics = metrics
         self.pipelineDescription = description
@@ -246,6 +254,13 @@ public final class StreamSupervisor: Service, Sendable {
                             lifecycle.alive(run: run, now: now)
                             return []
                         }
+                    },
+                    onRawPicture: { [weak self] picture in
+                        guard let self, !self.rawPictures.isEmpty else { return }
+                        let capturedAt = WallClock.now()
+                        // Only the current run's pictures, and only once it publishes (no warm-up picture).
+                        guard self.core.withLock({ $0.lifecycle.publicState == .playing && $0.lifecycle.currentRun?.id == run }) else { return }
+                        self.rawPictures.offer(picture, capturedAt: capturedAt)
                     }))
         } catch {
             // Validated at start-up, so only a changed environment (a plugin removed) lands here.
