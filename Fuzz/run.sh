@@ -43,6 +43,7 @@ targets=(
   "host_policy $server/HTTP/HostPolicy.swift $server/HTTP/EchoedText.swift"
   "mjpg_action $server/HTTP/MjpgStreamerAction.swift"
   "wall_subscription $server/HTTP/WallSubscription.swift"
+  "rendition_request $numbers $template $server/Renditions/RenditionRequest.swift $media/PictureRegion.swift $media/RenditionPlans.swift"
   "htpasswd $server/Configuration/HtpasswdFile.swift"
   "stream_lifecycle $lifecycle"
 )

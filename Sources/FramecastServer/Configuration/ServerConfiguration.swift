@@ -14,38 +14,6 @@ public struct StreamDefinition: Sendable, Equatable {
     }
 }
 
-/// `--rendition [STREAM@]NAME=SPEC`: a rendition served as `/stream/STREAM@NAME`, of one stream
-/// or (without `STREAM@`) of every stream.
-public struct NamedRendition: Sendable, Equatable {
-    public var stream: String?
-    public var name: String
-    public var request: RenditionRequest
-
-    public init(stream: String?, name: String, request: RenditionRequest) {
-        self.stream = stream
-        self.name = name
-        self.request = request
-    }
-
-    /// Reads `[STREAM@]NAME=width=640,quality=60`, or says why it cannot.
-    public static func parse(_ text: String) -> Result<NamedRendition, RenditionRequest.Refusal> {
-        guard let equals = text.firstIndex(of: "=") else {
-            return .failure(.init(description: "--rendition '\(BoundedNumber.quotable(text))': expected [STREAM@]NAME=width=W,height=H,quality=Q,crop=X,Y,W,H"))
-        }
-        let label = String(text[..<equals])
-        let parts = label.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
-        guard (1...2).contains(parts.count), parts.allSatisfy(StreamName.isValid) else {
-            return .failure(.init(description: "--rendition '\(BoundedNumber.quotable(label))': names are lower-case letters, digits, - and _ (STREAM@NAME or NAME)"))
-        }
-        switch RenditionRequest.parse(spec: String(text[text.index(after: equals)...])) {
-        case .success(let request):
-            return .success(NamedRendition(stream: parts.count == 2 ? parts[0] : nil, name: parts.last!, request: request))
-        case .failure(let refusal):
-            return .failure(.init(description: "--rendition \(label): \(refusal.description)"))
-        }
-    }
-}
-
 /// Everything `buildApplication` needs, filled from the command line (or by tests).
 public struct ServerConfiguration: Sendable {
     /// The streams to serve; `/stream` and `/snapshot` serve the first in name order.

@@ -1,4 +1,8 @@
+// Imports MediaPipeline only for PictureRegion, which the `rendition_request` fuzz target compiles
+// in beside this file (see Fuzz/run.sh); nothing else here needs more than the standard library.
+#if canImport(MediaPipeline)
 public import MediaPipeline
+#endif
 
 /// What a viewer asks of a stream's picture: `?width=`, `?height=`, `?quality=`, `?crop=X,Y,W,H`
 /// (or the same keys in a wall subscription or a `--rendition` spec). Parsed into bounded numbers
@@ -153,5 +157,37 @@ public struct RenditionGeometry: Sendable, Hashable, CustomStringConvertible {
     /// "320x180q50", "640x360q85c0,0,1280,720": the part after `@` in the rendition's stream name.
     public var description: String {
         "\(width)x\(height)q\(quality)" + (crop.map { "c\($0)" } ?? "")
+    }
+}
+
+/// `--rendition [STREAM@]NAME=SPEC`: a rendition served as `/stream/STREAM@NAME`, of one stream
+/// or (without `STREAM@`) of every stream.
+public struct NamedRendition: Sendable, Equatable {
+    public var stream: String?
+    public var name: String
+    public var request: RenditionRequest
+
+    public init(stream: String?, name: String, request: RenditionRequest) {
+        self.stream = stream
+        self.name = name
+        self.request = request
+    }
+
+    /// Reads `[STREAM@]NAME=width=640,quality=60`, or says why it cannot.
+    public static func parse(_ text: String) -> Result<NamedRendition, RenditionRequest.Refusal> {
+        guard let equals = text.firstIndex(of: "=") else {
+            return .failure(.init(description: "--rendition '\(BoundedNumber.quotable(text))': expected [STREAM@]NAME=width=W,height=H,quality=Q,crop=X,Y,W,H"))
+        }
+        let label = String(text[..<equals])
+        let parts = label.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
+        guard (1...2).contains(parts.count), parts.allSatisfy(StreamName.isValid) else {
+            return .failure(.init(description: "--rendition '\(BoundedNumber.quotable(label))': names are lower-case letters, digits, - and _ (STREAM@NAME or NAME)"))
+        }
+        switch RenditionRequest.parse(spec: String(text[text.index(after: equals)...])) {
+        case .success(let request):
+            return .success(NamedRendition(stream: parts.count == 2 ? parts[0] : nil, name: parts.last!, request: request))
+        case .failure(let refusal):
+            return .failure(.init(description: "--rendition \(label): \(refusal.description)"))
+        }
     }
 }
