@@ -167,30 +167,51 @@ int fc_jpeg_scaler_decode_i420(
     return 0;
 }
 
-// One plane: each output sample the mean of a factor x factor block, rows summed into `sums`.
+// One plane: each output sample the mean of a factor x factor block. For each output row, the
+// factor source rows are first added column by column into 16-bit `columns` (a plain loop over
+// contiguous bytes that the compiler vectorises; at most 16 x 255 per column), then each group
+// of factor columns is added once (a fraction 1/factor of the work) and divided with a multiply
+// and a shift.
 static void fc_shrink_plane(
     const unsigned char *source, int stride, int x, int y, int factor, int width, int height,
-    unsigned char *out, unsigned int *sums) {
+    unsigned char *out, unsigned short *columns) {
     unsigned int area = (unsigned int)(factor * factor);
+    unsigned int reciprocal = (65536u + area / 2) / area;
+    int span = width * factor;
     for (int row = 0; row < height; row++) {
-        memset(sums, 0, sizeof(unsigned int) * (size_t)width);
-        for (int line = 0; line < factor; line++) {
-            const unsigned char *in = source + (size_t)(y + row * factor + line) * (size_t)stride + x;
-            if (factor == 1) {
-                for (int column = 0; column < width; column++) sums[column] += in[column];
-            } else if (factor == 2) {
-                for (int column = 0; column < width; column++) sums[column] += (unsigned int)in[2 * column] + in[2 * column + 1];
-            } else {
-                for (int column = 0; column < width; column++) {
-                    const unsigned char *block = in + column * factor;
-                    unsigned int sum = 0;
-                    for (int k = 0; k < factor; k++) sum += block[k];
-                    sums[column] += sum;
-                }
-            }
+        const unsigned char *in = source + (size_t)(y + row * factor) * (size_t)stride + x;
+        for (int i = 0; i < span; i++) columns[i] = in[i];
+        for (int line = 1; line < factor; line++) {
+            in += stride;
+            for (int i = 0; i < span; i++) columns[i] = (unsigned short)(columns[i] + in[i]);
         }
         unsigned char *target = out + (size_t)row * (size_t)width;
-        for (int column = 0; column < width; column++) target[column] = (unsigned char)((sums[column] + area / 2) / area);
+        const unsigned short *c = columns;
+        switch (factor) {
+        case 1:
+            for (int column = 0; column < width; column++) target[column] = (unsigned char)c[column];
+            break;
+        case 2:
+            for (int column = 0; column < width; column++)
+                target[column] = (unsigned char)(((unsigned int)(c[2 * column] + c[2 * column + 1]) * reciprocal + 32768u) >> 16);
+            break;
+        case 3:
+            for (int column = 0; column < width; column++)
+                target[column] = (unsigned char)(((unsigned int)(c[3 * column] + c[3 * column + 1] + c[3 * column + 2]) * reciprocal + 32768u) >> 16);
+            break;
+        case 4:
+            for (int column = 0; column < width; column++)
+                target[column] = (unsigned char)(((unsigned int)(c[4 * column] + c[4 * column + 1] + c[4 * column + 2] + c[4 * column + 3])
+                    * reciprocal + 32768u) >> 16);
+            break;
+        default:
+            for (int column = 0; column < width; column++) {
+                const unsigned short *group = c + column * factor;
+                unsigned int sum = 0;
+                for (int k = 0; k < factor; k++) sum += group[k];
+                target[column] = (unsigned char)((sum * reciprocal + 32768u) >> 16);
+            }
+        }
     }
 }
 
@@ -203,7 +224,7 @@ int fc_i420_box_shrink(
     y &= ~1;
     if (x + width * factor > source_width || y + height * factor > source_height) return -1;
     if (capacity < (size_t)width * (size_t)height * 3 / 2) return -1;
-    unsigned int *sums = malloc(sizeof(unsigned int) * (size_t)width);
+    unsigned short *sums = malloc(sizeof(unsigned short) * (size_t)width * (size_t)factor);
     if (!sums) return -1;
     fc_shrink_plane(planes[0], strides[0], x, y, factor, width, height, out, sums);
     unsigned char *u = out + (size_t)width * (size_t)height;
