@@ -73,7 +73,7 @@ int fc_jpeg_scaler_read_size(fc_jpeg_scaler *scaler, const unsigned char *jpeg, 
 }
 
 int fc_jpeg_scaler_decode_i420(
-    fc_jpeg_scaler *scaler, const unsigned char *jpeg, size_t size, int eighths,
+    fc_jpeg_scaler *scaler, const unsigned char *jpeg, size_t size, int eighths, int expected_width, int expected_height,
     int x, int y, int width, int height, unsigned char *out, size_t capacity) {
     struct jpeg_decompress_struct *decoder = &scaler->decoder;
     if (eighths < 1 || eighths > 8 || width <= 0 || height <= 0 || width % 8 != 0 || height % 2 != 0 || x < 0 || y < 0) {
@@ -91,6 +91,15 @@ int fc_jpeg_scaler_decode_i420(
     }
     jpeg_mem_src(decoder, jpeg, (unsigned long)size);
     jpeg_read_header(decoder, TRUE);
+    if ((expected_width > 0 && (int)decoder->image_width != expected_width) ||
+        (expected_height > 0 && (int)decoder->image_height != expected_height)) {
+        snprintf(scaler->reason, sizeof scaler->reason, "the JPEG is %ux%u, not the %dx%d planned",
+                 decoder->image_width, decoder->image_height, expected_width, expected_height);
+        jpeg_abort_decompress(decoder);
+        return -1;
+    }
+    // A progressive JPEG keeps every coefficient of the picture: bounded, whatever its header says.
+    decoder->mem->max_memory_to_use = 256L * 1024 * 1024;
     int gray = decoder->num_components == 1;
     if (!gray && decoder->jpeg_color_space != JCS_YCbCr) {
         snprintf(scaler->reason, sizeof scaler->reason, "JPEG colour space %d is not YCbCr or grayscale", (int)decoder->jpeg_color_space);

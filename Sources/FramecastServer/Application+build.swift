@@ -28,7 +28,8 @@ public func buildApplication(
         RenditionSet(
             source: supervisor, named: definitions[supervisor.name].map(configuration.namedRenditions(of:)) ?? [:],
             limit: configuration.maxRenditions, metricsFactory: metricsFactory, logger: logger,
-            encoderDelayForTesting: configuration.renditionEncoderDelayForTesting)
+            encoderDelayForTesting: configuration.renditionEncoderDelayForTesting,
+            creationsPerSecond: configuration.renditionCreationsPerSecond)
     }
     let budget = ClientBudget(limit: configuration.maxClients)
 

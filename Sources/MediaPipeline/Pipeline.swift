@@ -233,8 +233,10 @@ public final class Pipeline: @unchecked Sendable {
         return appSource
     }
 
-    /// A new reference to the appsink named `raw`, if the pipeline has one, set to hold one I420
-    /// picture and drop older ones (the raw branch never slows the JPEG branch).
+    /// A new reference to the appsink named `raw`, if the pipeline has one, set to hold one
+    /// picture and drop older ones (the raw branch never slows the JPEG branch). Its caps are left
+    /// alone: forcing I420 would make a YUY2 or NV12 source fail to negotiate, the stream with it;
+    /// a picture in another format is simply not offered (renditions decode the JPEGs instead).
     private static func findRawSink(in element: UnsafeMutablePointer<GstElement>) -> UnsafeMutablePointer<GstAppSink>? {
         guard fc_is_bin(element) != 0, let found = gst_bin_get_by_name(fc_as_bin(element), "raw") else { return nil }
         guard let sink = fc_as_app_sink(found) else {
@@ -244,10 +246,6 @@ public final class Pipeline: @unchecked Sendable {
         gst_app_sink_set_max_buffers(sink, 1)
         gst_app_sink_set_drop(sink, 1)
         fc_raw_sink_configure(sink)
-        if let i420 = gst_caps_from_string("video/x-raw,format=I420") {
-            gst_app_sink_set_caps(sink, i420)
-            gst_caps_unref(i420)
-        }
         return sink
     }
 

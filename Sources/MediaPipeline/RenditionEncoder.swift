@@ -122,7 +122,7 @@ public final class RenditionEncoder: @unchecked Sendable {
         let region = plan.region
         try push(width: region.width, height: region.height, timestamp: timestamp, startedAt: started) { out, capacity in
             let status = fc_jpeg_scaler_decode_i420(
-                scaler, base.assumingMemoryBound(to: UInt8.self), jpeg.count, Int32(plan.eighths),
+                scaler, base.assumingMemoryBound(to: UInt8.self), jpeg.count, Int32(plan.eighths), Int32(sourceWidth), Int32(sourceHeight),
                 Int32(region.x), Int32(region.y), Int32(region.width), Int32(region.height), out, capacity)
             return status == 0 ? nil : String(cString: fc_jpeg_scaler_error(scaler))
         }
@@ -222,7 +222,8 @@ public enum JPEGLuma {
             var planes = [UInt8](repeating: 0, count: width * height * 3 / 2)
             let status = planes.withUnsafeMutableBufferPointer { out in
                 fc_jpeg_scaler_decode_i420(
-                    scaler, base.assumingMemoryBound(to: UInt8.self), bytes.count, 8, 0, 0, Int32(width), Int32(height), out.baseAddress, out.count)
+                    scaler, base.assumingMemoryBound(to: UInt8.self), bytes.count, 8, Int32(size.width), Int32(size.height), 0, 0, Int32(width),
+                    Int32(height), out.baseAddress, out.count)
             }
             guard status == 0 else { return nil }
             return (width, height, Array(planes[0..<(width * height)]))

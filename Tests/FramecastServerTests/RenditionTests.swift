@@ -12,11 +12,11 @@ import Testing
     static let bars = "videotestsrc is-live=true pattern=smpte ! video/x-raw,width=1280,height=720,framerate=15/1 ! jpegenc quality=90 ! appsink name=sink"
     static let moving = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=1280,height=720,framerate=15/1 ! jpegenc ! appsink name=sink"
 
-    /// The same source offering its raw pictures (renditions shrink those; no JPEG is decoded).
+    /// The same source offering its raw pictures in I420 (renditions shrink those; no JPEG is decoded).
     static func offeringRaw(_ pipeline: String) -> String {
-        pipeline.replacingOccurrences(
-            of: " ! jpegenc",
-            with: " ! tee name=picture ! queue max-size-buffers=1 leaky=downstream ! jpegenc")
+        pipeline
+            .replacingOccurrences(of: "video/x-raw,", with: "video/x-raw,format=I420,")
+            .replacingOccurrences(of: " ! jpegenc", with: " ! tee name=picture ! queue max-size-buffers=1 leaky=downstream ! jpegenc")
             + " picture. ! queue max-size-buffers=1 leaky=downstream ! appsink name=raw"
     }
 
@@ -73,7 +73,9 @@ import Testing
                 #expect(average(smallFrames) * 8 < average(fullFrames))
             }
             let renditions = try await Self.renditions(server)
-            #expect(!renditions.isEmpty && renditions.allSatisfy { $0["input"] as? String == (raw ? "raw" : "jpeg") })
+            // A new rendition's first picture may be the source's newest JPEG, decoded; then raw pictures.
+            let inputs = renditions.compactMap { $0["input"] as? String }
+            #expect(raw ? inputs.contains("raw") : (!inputs.isEmpty && inputs.allSatisfy { $0 == "jpeg" }), "\(inputs)")
             // The snapshot, the mjpg-streamer URL and the named form agree.
             let (head, body) = try await server.get("/snapshot/main?width=320")
             #expect(head.status == 200)
@@ -320,7 +322,11 @@ import Testing
 
     /// Renditions come and go by the hundred without leaving pipelines, descriptors or tasks behind.
     @Test func hundredsOfRenditionsComeAndGoWithoutALeak() async throws {
-        try await Self.run(configure: { $0.stream.idleTimeout = 0; $0.maxRenditions = 2 }) { server in
+        try await Self.run(configure: {
+            $0.stream.idleTimeout = 0
+            $0.maxRenditions = 2
+            $0.renditionCreationsPerSecond = 1000
+        }) { server in
             try await withDeadline(120, "rendition cycles") {
                 func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0 }
                 // Warm up: the first rendition loads the plugins and the event loops' buffers.
@@ -336,6 +342,141 @@ import Testing
                 try await eventually(20, "every rendition gone") { try await Self.renditions(server).isEmpty }
                 try await eventually(20, "pipelines back to the baseline") { Pipeline.liveCount <= pipelines }
                 try await eventually(10, "descriptors back to the baseline") { descriptors() <= files + 4 }
+            }
+        }
+    }
+
+    // MARK: - What a hostile review broke
+
+    /// Holds `query` of /stream/main open until `body` returns.
+    static func watching<T: Sendable>(_ server: TestServer, _ query: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            let (ready, readySink) = AsyncStream<Void>.makeStream()
+            group.addTask {
+                try await server.stream(path: "/stream/main", query: query) { reader, parts in
+                    _ = try #require(try await parts.nextFrame(&reader))
+                    readySink.yield()
+                    while try await parts.next(&reader) != nil {}
+                }
+                return nil
+            }
+            for await _ in ready { break }
+            let result = try await body()
+            group.cancelAll()
+            return result
+        }
+    }
+
+    @Test func makingRoomStopsOneRenditionTheOneIdleLongestAndNamedOnesNeedNoRoom() async throws {
+        try await Self.run(configure: {
+            $0.maxRenditions = 2
+            $0.stream.idleTimeout = 30
+            $0.renditions = [NamedRendition(stream: nil, name: "thumb", request: RenditionRequest(width: 320))]
+        }) { server in
+            try await withDeadline(40, "eviction") {
+                for width in [64, 96, 128] {
+                    #expect(try await server.get("/snapshot/main?width=\(width)").0.status == 200)
+                }
+                let names = try await Self.renditions(server).compactMap { $0["stream"] as? String }.sorted()
+                #expect(names == ["main@128x72q85", "main@96x54q85"], "\(names)")
+                // Two renditions with viewers: an ad-hoc third is refused, the named one is served.
+                try await Self.watching(server, "?width=64") { () async throws in
+                    try await Self.watching(server, "?width=96") { () async throws in
+                        #expect(try await server.get("/snapshot/main?width=160").0.status == 503)
+                        #expect(try await server.get("/snapshot/main@thumb").0.status == 200)
+                        // Percent-encoded, as encodeURIComponent writes it.
+                        #expect(try await server.get("/snapshot/main%40thumb").0.status == 200)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func aRenditionNobodyWatchesEncodesNothingAndRenditionsAreMadeAtABoundedRate() async throws {
+        try await Self.run(configure: { $0.stream.idleTimeout = 30; $0.maxRenditions = 64 }) { server in
+            try await withDeadline(40, "unwatched rendition") {
+                #expect(try await server.get("/snapshot/main?width=160").0.status == 200)
+                let published = { try await Self.renditions(server).first?["framesPublished"] as? Int ?? -1 }
+                try await eventually(5, "the snapshot's rendition unwatched") { try await Self.renditions(server).first?["clients"] as? Int == 0 }
+                let before = try await published()
+                // 1.5 s at 15 fps: nothing is encoded for nobody, and it is not counted as stalled.
+                try await eventually(5, "a second of source frames") {
+                    (try await Self.json(server, "/api/streams/main")["framesPublished"] as? Int ?? 0) > 25
+                }
+                #expect(try await published() == before)
+                #expect(try await Self.renditions(server).first?["state"] as? String == "playing")
+
+                // A burst of new sizes: 8 are made at once, then about 2 a second.
+                var statuses: [Int] = []
+                for width in stride(from: 176, through: 176 + 16 * 11, by: 16) {
+                    statuses.append(Int(try await server.get("/snapshot/main?width=\(width)").0.status))
+                }
+                #expect(statuses.filter { $0 == 503 }.count >= 1, "\(statuses)")
+                #expect(statuses.filter { $0 == 200 }.count >= 7, "\(statuses)")
+            }
+        }
+    }
+
+    @Test func offRenditionsAreA400AndTheSourceStaysIdle() async throws {
+        try await Self.run(configure: { $0.maxRenditions = 0 }) { server in
+            let (head, body) = try await server.get("/stream/main?width=320")
+            #expect(head.status == 400)
+            #expect(String(decoding: body, as: UTF8.self).contains("--max-renditions 0"))
+            #expect(try await server.state() == "idle")
+        }
+    }
+
+    /// A YUY2 source that tees its raw pictures: the stream plays (the raw appsink does not force
+    /// I420) and its renditions decode the JPEGs instead.
+    @Test func aRawBranchInAnotherFormatFallsBackToTheJPEGs() async throws {
+        let yuy2 =
+            "videotestsrc is-live=true pattern=ball ! video/x-raw,format=YUY2,width=640,height=360,framerate=15/1 ! tee name=picture "
+            + "! queue max-size-buffers=1 leaky=downstream ! jpegenc ! appsink name=sink "
+            + "picture. ! queue max-size-buffers=1 leaky=downstream ! appsink name=raw"
+        try await Self.run(yuy2) { server in
+            try await withDeadline(30, "YUY2 raw branch") {
+                _ = try await Self.frames(server, "/stream/main", "", count: 3, width: 640, height: 360)
+                _ = try await Self.frames(server, "/stream/main", "?width=320", count: 3, width: 320, height: 180)
+                try await eventually(5, "status says jpeg") { try await Self.renditions(server).first?["input"] as? String == "jpeg" }
+            }
+        }
+    }
+
+    /// A network camera's multipartdemux gives caps without a size: the JPEG header says it.
+    @Test func aSourceWhoseCapsCarryNoSizeStillHasRenditions() async throws {
+        let demuxed = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! jpegenc ! multipartmux ! multipartdemux ! image/jpeg ! appsink name=sink"
+        try await Self.run(demuxed) { server in
+            try await withDeadline(30, "sizeless caps") {
+                let (head, body) = try await server.get("/snapshot/main?width=160")
+                #expect(head.status == 200)
+                #expect(jpegDimensions(body).map { [$0.width, $0.height] } == [160, 120])
+                #expect(try await Self.json(server, "/api/streams/main")["width"] as? Int == 320)
+            }
+        }
+    }
+
+    /// A wall tile moving to a new size when the set is full: its own old rendition makes room.
+    @Test func aWallTileResizesInAFullSet() async throws {
+        try await Self.run(configure: { $0.maxRenditions = 1 }) { server in
+            try await withDeadline(40, "wall resize in a full set") {
+                try await withHTTPRequest(port: server.port, path: "/ws", headers: WebSocketTestClient.upgradeHeaders) { reader in
+                    for (width, name) in [(160, "main@160x90q85"), (320, "main@320x180q85")] {
+                        try await WebSocketTestClient.sendText(#"{"streams": [{"name": "main", "width": \#(width)}]}"#, on: reader)
+                        var seen = 0
+                        while seen < 3 {
+                            switch try await WebSocketTestClient.next(&reader) {
+                            case .binary(let message):
+                                if WebSocketTestClient.parse(message)?.name == name { seen += 1 }
+                            case .text(let text):
+                                Issue.record("refused: \(text)")
+                                return
+                            case .close:
+                                Issue.record("closed")
+                                return
+                            }
+                        }
+                    }
+                }
             }
         }
     }

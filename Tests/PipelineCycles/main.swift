@@ -230,7 +230,8 @@ func encodeOnce(_ jpeg: [UInt8]) async throws {
 /// watched until its first frame, left, and waited for until it is gone and the stream is idle.
 func runRenditionCycles(_ cycles: Int, _ supervisor: StreamSupervisor, logger: Logger) async throws {
     let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let renditions = RenditionSet(source: supervisor, named: [:], limit: 4, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
+    let renditions = RenditionSet(
+        source: supervisor, named: [:], limit: 4, metricsFactory: NOOPMetricsHandler.instance, logger: logger, creationsPerSecond: 1000)
     for cycle in 1...cycles {
         let request = RenditionRequest(width: 16 + cycle % 3 * 16, quality: 1 + cycle % 100)
         guard case .success(.rendition(let rendition, let lease)) = await renditions.acquire(request, on: loops.next()) else {

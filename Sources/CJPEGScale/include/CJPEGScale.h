@@ -25,8 +25,11 @@ int fc_jpeg_scaler_read_size(fc_jpeg_scaler *scaler, const unsigned char *jpeg, 
 /// GStreamer expects for I420 without padding), the region inside the scaled picture, and
 /// `capacity` at least width * height * 3 / 2. Returns 0, or -1 (the reason in
 /// fc_jpeg_scaler_error). Grayscale JPEGs come out with neutral chroma; CMYK ones are refused.
+/// `expected_width` and `expected_height` (0: any) are the size the caller planned for: a JPEG
+/// whose header says otherwise is refused before anything is decoded (a hostile header cannot
+/// make libjpeg allocate for a picture nobody planned), and libjpeg's memory is capped.
 int fc_jpeg_scaler_decode_i420(
-    fc_jpeg_scaler *scaler, const unsigned char *jpeg, size_t size, int eighths,
+    fc_jpeg_scaler *scaler, const unsigned char *jpeg, size_t size, int eighths, int expected_width, int expected_height,
     int x, int y, int width, int height, unsigned char *out, size_t capacity);
 
 /// The reason for the last failure.

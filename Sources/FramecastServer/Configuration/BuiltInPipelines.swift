@@ -6,7 +6,7 @@ public enum BuiltInPipelines {
     /// on each branch, and a leaky one-picture queue never lets a slow encoder pile pictures up).
     public static let testPattern =
         "videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
-        + "! video/x-raw,width=${WIDTH:-1280},height=${HEIGHT:-720},framerate=${FPS:-30}/1 "
+        + "! video/x-raw,format=I420,width=${WIDTH:-1280},height=${HEIGHT:-720},framerate=${FPS:-30}/1 "
         + "! timeoverlay halignment=right valignment=bottom font-desc=\"Sans 28\" "
         + "! tee name=picture ! queue max-size-buffers=1 leaky=downstream ! jpegenc quality=${QUALITY:-85} ! appsink name=sink "
         + "picture. ! queue max-size-buffers=1 leaky=downstream ! appsink name=raw"

@@ -50,6 +50,8 @@ public struct ServerConfiguration: Sendable {
     public var renditions: [NamedRendition] = []
     /// Microseconds every rendition encoder waits per picture: tests of a slow rendition only.
     var renditionEncoderDelayForTesting = 0
+    /// Renditions of one stream made per second once a burst is spent (see `RenditionSet`).
+    var renditionCreationsPerSecond = 2.0
 
     /// The named renditions of `stream`: its file's, then the flags' (which win).
     func namedRenditions(of stream: StreamDefinition) -> [String: RenditionRequest] {

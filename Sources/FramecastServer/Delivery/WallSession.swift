@@ -58,6 +58,24 @@ final class WallSession: Sendable {
         }
     }
 
+    /// The stream names wanted now.
+    var wantedNames: Set<String> { state.withLock { $0.wanted } }
+
+    /// Leaves these streams (their leases are released on the loop, before anything submitted later).
+    func leave(_ names: Set<String>) {
+        let leaving = state.withLock { state -> Set<String> in
+            let leaving = state.wanted.intersection(names)
+            state.wanted.subtract(leaving)
+            for name in leaving { state.pending[name] = nil }
+            return leaving
+        }
+        guard !leaving.isEmpty else { return }
+        let tiles = self.tiles
+        eventLoop.execute {
+            for name in leaving { tiles.value?.leave(name) }
+        }
+    }
+
     /// Called by a tile on the loop. Returns true when it replaced an unsent frame.
     fileprivate func deposit(_ frame: Frame, from stream: StreamSupervisor) -> Bool {
         let replaced = state.withLock { state -> Bool? in

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
@@ -29,7 +30,8 @@ extension StreamCatalog {
     /// rendition keys in `parameters` (`width`, `height`, `quality`, `crop`: an on-demand
     /// rendition). A rendition is created, or joined, here; `eventLoop` is the request's.
     func resolve(name: String?, parameters: (String) -> String?, on eventLoop: any EventLoop) async -> Result<StreamTarget, StreamRefusal> {
-        var streamName = name ?? first.name
+        // Stream names are URL-safe; a client that percent-encoded `@` (`encodeURIComponent`) means it.
+        var streamName = name.map { $0.removingPercentEncoding ?? $0 } ?? first.name
         var renditionName: String?
         if let at = streamName.firstIndex(of: "@") {
             renditionName = String(streamName[streamName.index(after: at)...])
@@ -58,11 +60,14 @@ extension StreamCatalog {
             }
             request = namedRequest
         } else if let asked {
+            guard set.limit > 0 else {
+                return .failure(StreamRefusal(status: .badRequest, body: JSONError(error: "this server makes no renditions (--max-renditions 0)")))
+            }
             request = asked
         } else {
             return .success(StreamTarget(supervisor: supervisor, lease: nil))
         }
-        switch await set.acquire(request, on: eventLoop) {
+        switch await set.acquire(request, named: renditionName != nil, on: eventLoop) {
         case .success(.source):
             return .success(StreamTarget(supervisor: supervisor, lease: nil))
         case .success(.rendition(let rendition, let lease)):
@@ -82,6 +87,11 @@ extension StreamCatalog {
                         error: "stream '\(streamName)' is at its limit of renditions (--max-renditions \(set.limit)): ask for one of those that exist",
                         renditions: live),
                     retryAfter: max(1, Int(supervisor.settings.idleTimeout))))
+        case .failure(.tooFast):
+            return .failure(
+                StreamRefusal(
+                    status: .serviceUnavailable,
+                    body: JSONError(error: "renditions of stream '\(streamName)' are being made too fast: retry in a second"), retryAfter: 1))
         case .failure(.shuttingDown):
             return .failure(StreamRefusal(status: .serviceUnavailable, body: JSONError(error: "the server is shutting down")))
         }

@@ -116,8 +116,23 @@ struct WallSocketController {
                 var unknown: [String] = []
                 var refused: [String: String] = [:]
                 var existing: [String] = []
+                let kept = Set(resolved.compactMap { try? $0.1.get().supervisor.name })
                 for (index, result, fallback) in resolved {
-                    let name = request.streams[index].name
+                    let entry = request.streams[index]
+                    let name = entry.name
+                    var result = result
+                    // A tile moving to a new size in a full set: its own old rendition (wanted no
+                    // more) makes room for the new one, then the new one is asked for again.
+                    if case .failure(let refusal) = result, refusal.body.renditions != nil {
+                        let prefix = Self.streamName(name) + "@"
+                        let own = session.wantedNames.filter { $0.hasPrefix(prefix) && !kept.contains($0) }
+                        if !own.isEmpty {
+                            session.leave(own)
+                            try? await eventLoop.submit {}.get()
+                            result = await directory.resolve(name: name, parameters: { entry.parameters[$0] }, on: eventLoop)
+                            if case .success = result { fallback?.lease?.release() }
+                        }
+                    }
                     switch result {
                     case .success(let target): targets.append(target)
                     case .failure(let refusal) where refusal.status == .notFound: unknown.append(name)

@@ -39,6 +39,9 @@ final class RenditionFeed: FrameProducer {
         var stopped = false
         /// The sequence of the newest source frame taken: repeats of it are not encoded again.
         var lastSequence: UInt64 = 0
+        /// When the last raw picture came (uptime nanoseconds): while they come, the source's
+        /// JPEGs are not decoded.
+        var lastRawAt: UInt64?
         var failuresInARow = 0
     }
 
@@ -59,9 +62,6 @@ final class RenditionFeed: FrameProducer {
             width: geometry.width, height: geometry.height, quality: geometry.quality, crop: geometry.crop,
             delayForTesting: encoderDelayForTesting, onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent)
     }
-
-    /// Whether the source's raw pictures feed this rendition.
-    var usesRawPictures: Bool { source.offersRawPictures }
 
     func play() throws(PipelineError) {
         try encoder.play()
@@ -115,17 +115,28 @@ final class RenditionFeed: FrameProducer {
     /// source's streaming thread): encoded now if the queue is free, else it waits (replacing any
     /// frame already waiting, which the rendition then skips).
     fileprivate func received(_ frame: Frame) {
-        guard !source.offersRawPictures else { return }
         received(.jpeg(frame))
     }
 
     private func received(_ input: Input) {
+        // Nobody watches (the last viewer left, the idle timeout has not passed): nothing is
+        // encoded, and the rendition does not count as stalled.
+        guard callbacks.isWatched() else {
+            callbacks.onAlive()
+            return
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
         let start = state.withLock { state -> Bool in
             guard !state.stopped else { return false }
-            if case .jpeg(let frame) = input {
+            switch input {
+            case .jpeg(let frame):
                 // A repeat of the newest frame is not encoded again.
                 guard frame.sequence > state.lastSequence else { return false }
                 state.lastSequence = frame.sequence
+                // Raw pictures are coming (a source that tees them, in I420): they are used instead.
+                if let lastRaw = state.lastRawAt, now &- lastRaw < 1_000_000_000 { return false }
+            case .raw:
+                state.lastRawAt = now
             }
             if state.waiting != nil { statistics.skipped() }
             state.waiting = input
@@ -164,8 +175,12 @@ final class RenditionFeed: FrameProducer {
         }) {
             let failure: PipelineError?
             switch input {
-            case .jpeg(let frame): failure = encode(frame)
-            case .raw(let picture, let capturedAt): failure = encode(picture, capturedAt: capturedAt)
+            case .jpeg(let frame):
+                failure = encode(frame)
+                statistics.used(raw: false)
+            case .raw(let picture, let capturedAt):
+                failure = encode(picture, capturedAt: capturedAt)
+                statistics.used(raw: true)
             }
             settle(failure)
         }
@@ -270,11 +285,17 @@ final class RenditionStatistics: Sendable {
     private struct State {
         var encodeMilliseconds: Double?
         var skipped: UInt64 = 0
+        var raw: Bool?
     }
 
     private let state = Mutex(State())
 
     func skipped() { state.withLock { $0.skipped += 1 } }
+
+    func used(raw: Bool) { state.withLock { $0.raw = raw } }
+
+    /// `raw` or `jpeg`: what the last picture was made from; nil before the first.
+    var input: String? { state.withLock { $0.raw.map { $0 ? "raw" : "jpeg" } } }
 
     func recordEncodeTime(_ milliseconds: Double?) {
         guard let milliseconds else { return }

@@ -110,6 +110,8 @@ public struct RenditionRequest: Sendable, Hashable {
         if let crop, crop.x + crop.width > sourceWidth || crop.y + crop.height > sourceHeight {
             return .failure(Refusal(description: "crop \(crop) is outside the \(sourceWidth)x\(sourceHeight) frame"))
         }
+        // A crop of the whole frame is no crop.
+        let crop = self.crop == PictureRegion(x: 0, y: 0, width: sourceWidth, height: sourceHeight) ? nil : self.crop
         let regionWidth = crop?.width ?? sourceWidth
         let regionHeight = crop?.height ?? sourceHeight
         let size: (width: Int, height: Int)
@@ -121,10 +123,19 @@ public struct RenditionRequest: Sendable, Hashable {
         case (nil, let height?):
             size = Self.fit(height: height, regionWidth, regionHeight)
         case (let width?, let height?):
-            // The side that limits the picture decides.
-            size = Double(width) / Double(regionWidth) <= Double(height) / Double(regionHeight)
+            // The side that limits the picture decides; snapped down, so that it fits both.
+            var fitted = Double(width) / Double(regionWidth) <= Double(height) / Double(regionHeight)
                 ? Self.fit(width: width, regionWidth, regionHeight)
                 : Self.fit(height: height, regionWidth, regionHeight)
+            if fitted.width > width || fitted.height > height {
+                fitted = Double(width) / Double(regionWidth) <= Double(height) / Double(regionHeight)
+                    ? Self.fit(width: max(16, width / 16 * 16), regionWidth, regionHeight)
+                    : Self.fit(height: max(16, height / 16 * 16), regionWidth, regionHeight)
+            }
+            size = fitted
+        }
+        guard size.width <= 16384, size.height <= 16384 else {
+            return .failure(Refusal(description: "a rendition is at most 16384 pixels wide and high: ask for a smaller width or height"))
         }
         return .success(RenditionGeometry(width: size.width, height: size.height, quality: quality ?? Self.defaultQuality, crop: crop))
     }

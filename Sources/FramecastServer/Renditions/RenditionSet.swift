@@ -1,4 +1,5 @@
 public import CoreMetrics
+import Dispatch
 import Foundation
 public import Logging
 public import MediaPipeline
@@ -29,27 +30,45 @@ public final class RenditionSet: Sendable {
         let supervisor: StreamSupervisor
         let statistics: RenditionStatistics
         let geometry: RenditionGeometry
+        /// Asked for by a named rendition: does not count against `limit`, never evicted.
+        var named: Bool
+        /// When it was last leased (uptime nanoseconds): the rendition idle longest makes room first.
+        var lastLeasedAt: UInt64
     }
 
     private struct State {
         var live: [RenditionGeometry: Entry] = [:]
         var nextID: UInt64 = 0
         var shutDown = false
+        /// Renditions that may still be made right now (a token bucket): a client that churns
+        /// geometries cannot make GStreamer build pipelines without end.
+        var creations = RenditionSet.creationBurst
+        var refilledAt: UInt64 = 0
     }
+
+    /// At most this many renditions of a stream made at once, then `creationsPerSecond`.
+    static let creationBurst = 8.0
+    private let creationsPerSecond: Double
 
     private let state = Mutex(State())
 
+    /// `creationsPerSecond`: how fast renditions may be made once a burst of 8 is spent (2 by
+    /// default: a wall resized makes one per stream; a client churning sizes is held back).
     public convenience init(
-        source: StreamSupervisor, named: [String: RenditionRequest], limit: Int, metricsFactory: any MetricsFactory, logger: Logger
+        source: StreamSupervisor, named: [String: RenditionRequest], limit: Int, metricsFactory: any MetricsFactory, logger: Logger,
+        creationsPerSecond: Double = 2
     ) {
-        self.init(source: source, named: named, limit: limit, metricsFactory: metricsFactory, logger: logger, encoderDelayForTesting: 0)
+        self.init(
+            source: source, named: named, limit: limit, metricsFactory: metricsFactory, logger: logger, encoderDelayForTesting: 0,
+            creationsPerSecond: creationsPerSecond)
     }
 
     init(
         source: StreamSupervisor, named: [String: RenditionRequest], limit: Int, metricsFactory: any MetricsFactory, logger: Logger,
-        encoderDelayForTesting: Int
+        encoderDelayForTesting: Int, creationsPerSecond: Double
     ) {
         self.encoderDelayForTesting = encoderDelayForTesting
+        self.creationsPerSecond = creationsPerSecond
         self.source = source
         self.named = named
         self.limit = limit
@@ -66,6 +85,8 @@ public final class RenditionSet: Sendable {
         case tooMany([String])
         /// Shutting down: 503.
         case shuttingDown
+        /// Renditions of this stream are being made faster than `creationRate`: 503, retry soon.
+        case tooFast
     }
 
     /// What a request gets.
@@ -80,7 +101,8 @@ public final class RenditionSet: Sendable {
     /// The rendition `request` snaps to. The source's frame size decides the geometry: when the
     /// source has never produced a frame, it is started and its first frame awaited (up to the
     /// snapshot timeout).
-    public func acquire(_ request: RenditionRequest, on eventLoop: any EventLoop) async -> Result<Acquired, Failure> {
+    /// `named`: asked for through a named rendition (exempt from `limit`).
+    public func acquire(_ request: RenditionRequest, named: Bool = false, on eventLoop: any EventLoop) async -> Result<Acquired, Failure> {
         var sourceLease: ClientLease?
         defer { sourceLease?.release() }
         if source.lastFrameSize == nil {
@@ -97,43 +119,51 @@ public final class RenditionSet: Sendable {
         case .success(let value): geometry = value
         case .failure(let refusal): return .failure(.refused(refusal.description))
         }
-        if request.quality == nil, request.crop == nil, geometry.width >= size.width & ~1, geometry.height >= size.height & ~1 {
+        if request.quality == nil, geometry.crop == nil, geometry.width >= size.width & ~1, geometry.height >= size.height & ~1 {
             return .success(.source)
         }
-        return lease(geometry, eventLoop: eventLoop).map { .rendition($0, $1) }
+        return lease(geometry, named: named, eventLoop: eventLoop).map { .rendition($0, $1) }
     }
 
     /// `eventLoop`: where a new rendition's input (its consumer of the source) lives.
-    private func lease(_ geometry: RenditionGeometry, eventLoop: any EventLoop) -> Result<(StreamSupervisor, ClientLease), Failure> {
-        var evicted: [StreamSupervisor] = []
+    private func lease(_ geometry: RenditionGeometry, named: Bool, eventLoop: any EventLoop) -> Result<(StreamSupervisor, ClientLease), Failure> {
+        var evicted: StreamSupervisor?
+        let now = DispatchTime.now().uptimeNanoseconds
         let result = state.withLock { state -> Result<(StreamSupervisor, ClientLease), Failure> in
             guard !state.shutDown else { return .failure(.shuttingDown) }
-            if let entry = state.live[geometry] {
+            if var entry = state.live[geometry] {
+                entry.lastLeasedAt = now
+                entry.named = entry.named || named
+                state.live[geometry] = entry
                 return .success((entry.supervisor, entry.supervisor.acquireClient()))
             }
-            if state.live.count >= limit {
-                // Renditions nobody watches any more (waiting for their idle timeout) make room.
-                for (key, entry) in state.live where entry.supervisor.clientCount == 0 {
-                    state.live[key] = nil
-                    evicted.append(entry.supervisor)
+            if !named, state.live.values.filter({ !$0.named }).count >= limit {
+                // The rendition nobody has watched for longest (waiting for its idle timeout) makes room.
+                let idle = state.live.values.filter { !$0.named && $0.supervisor.clientCount == 0 }
+                guard let oldest = idle.min(by: { $0.lastLeasedAt < $1.lastLeasedAt }) else {
+                    return .failure(.tooMany(state.live.values.map(\.supervisor.name).sorted()))
                 }
+                state.live[oldest.geometry] = nil
+                evicted = oldest.supervisor
             }
-            guard state.live.count < limit else {
-                return .failure(.tooMany(state.live.values.map(\.supervisor.name).sorted()))
-            }
+            let elapsed = Double(now &- state.refilledAt) / 1e9
+            state.creations = min(Self.creationBurst, state.creations + elapsed * creationsPerSecond)
+            state.refilledAt = now
+            guard state.creations >= 1 else { return .failure(.tooFast) }
+            state.creations -= 1
             state.nextID += 1
-            let entry = makeEntry(geometry, id: state.nextID, eventLoop: eventLoop)
+            let entry = makeEntry(geometry, id: state.nextID, named: named, now: now, eventLoop: eventLoop)
             state.live[geometry] = entry
             return .success((entry.supervisor, entry.supervisor.acquireClient()))
         }
-        for supervisor in evicted {
-            logger.info("rendition stopped to make room for another", metadata: ["rendition": .string(supervisor.name)])
-            Task { await supervisor.shutdown() }
+        if let evicted {
+            logger.debug("rendition stopped to make room for another", metadata: ["rendition": .string(evicted.name)])
+            Task { await evicted.shutdown() }
         }
         return result
     }
 
-    private func makeEntry(_ geometry: RenditionGeometry, id: UInt64, eventLoop: any EventLoop) -> Entry {
+    private func makeEntry(_ geometry: RenditionGeometry, id: UInt64, named: Bool, now: UInt64, eventLoop: any EventLoop) -> Entry {
         let statistics = RenditionStatistics()
         var settings = source.settings
         // A rendition's restart opens no camera: retry soon, and never after more than 2 s, so
@@ -156,8 +186,8 @@ public final class RenditionSet: Sendable {
                 source: source, geometry: geometry, statistics: statistics, callbacks: callbacks, eventLoop: eventLoop, logger: logger,
                 encoderDelayForTesting: delay)
         }
-        logger.info("rendition created", metadata: ["rendition": .string(name)])
-        return Entry(id: id, supervisor: supervisor, statistics: statistics, geometry: geometry)
+        logger.debug("rendition created", metadata: ["rendition": .string(name)])
+        return Entry(id: id, supervisor: supervisor, statistics: statistics, geometry: geometry, named: named, lastLeasedAt: now)
     }
 
     /// A rendition stopped for lack of viewers: forgotten, unless a viewer came back meanwhile.
@@ -168,7 +198,7 @@ public final class RenditionSet: Sendable {
             return entry.supervisor
         }
         guard let retired else { return }
-        logger.info("rendition gone (no viewers)", metadata: ["rendition": .string(retired.name)])
+        logger.debug("rendition gone (no viewers)", metadata: ["rendition": .string(retired.name)])
         Task { await retired.shutdown() }
     }
 
@@ -185,7 +215,7 @@ public final class RenditionSet: Sendable {
             let status = entry.supervisor.status()
             return RenditionStatus(
                 stream: status.name, name: aliases[entry.geometry], width: entry.geometry.width, height: entry.geometry.height,
-                quality: entry.geometry.quality, crop: entry.geometry.crop, input: source.offersRawPictures ? "raw" : "jpeg", state: status.state, clients: status.clients, fps: status.fps,
+                quality: entry.geometry.quality, crop: entry.geometry.crop, input: entry.statistics.input, state: status.state, clients: status.clients, fps: status.fps,
                 encodeMilliseconds: entry.statistics.encodeMilliseconds.map { ($0 * 100).rounded() / 100 },
                 framesPublished: status.framesPublished, sourceFramesSkipped: entry.statistics.framesSkipped,
                 lastError: status.lastError?.message)
@@ -217,9 +247,9 @@ public struct RenditionStatus: Sendable, Codable, Equatable {
     public var height: Int
     public var quality: Int
     public var crop: PictureRegion?
-    /// What it is made from: `raw` (the source's raw pictures, shrunk; no decode) or `jpeg` (the
-    /// source's JPEGs, decoded at a reduced scale).
-    public var input: String
+    /// What its last picture was made from: `raw` (the source's raw pictures, shrunk; no decode)
+    /// or `jpeg` (the source's JPEGs, decoded at a reduced scale); nil before the first.
+    public var input: String?
     public var state: StreamState
     public var clients: Int
     /// Frames per second it encodes (its source's rate, less what its encoder skips).

@@ -19,6 +19,8 @@ struct ProducerCallbacks: Sendable {
     let onAlive: @Sendable () -> Void
     /// A raw picture of a pipeline that offers them (see `RawPictureTap`).
     let onRawPicture: RawPictureHandler
+    /// Whether the stream has a client now (a rendition encodes nothing for nobody).
+    let isWatched: @Sendable () -> Bool
 }
 
 /// Builds the producer of one run.

@@ -261,7 +261,8 @@ public final class StreamSupervisor: Service, Sendable {
                         // Only the current run's pictures, and only once it publishes (no warm-up picture).
                         guard self.core.withLock({ $0.lifecycle.publicState == .playing && $0.lifecycle.currentRun?.id == run }) else { return }
                         self.rawPictures.offer(picture, capturedAt: capturedAt)
-                    }))
+                    },
+                    isWatched: { [weak self] in (self?.clientCount ?? 0) > 0 }))
         } catch {
             // Validated at start-up, so only a changed environment (a plugin removed) lands here.
             failed(run: run, PipelineFault(element: nil, message: error.description, debug: nil))
@@ -326,8 +327,13 @@ public final class StreamSupervisor: Service, Sendable {
     // MARK: - Frames (on GStreamer's streaming thread)
 
     private func makeSampleHandler(run: UInt64) -> SampleHandler {
-        { [weak self] bytes, format in
+        { [weak self] bytes, reported in
             guard let self else { return }
+            // A network camera's multipartdemux gives caps without a size: the JPEG says it.
+            var format = reported
+            if format.width <= 0 || format.height <= 0, let size = JPEGHeader.size(of: bytes) {
+                format = SampleFormat(width: size.width, height: size.height, presentationTimestamp: reported.presentationTimestamp)
+            }
             let capturedAt =
                 self.framesCarryCaptureTime
                 ? format.presentationTimestamp.map { WallClock.Instant(microseconds: Int64($0 / 1000)) } ?? WallClock.now()
