@@ -8,14 +8,23 @@ over the load client's measurement window and its peak RSS (VmHWM, and sampled V
 
     make -C bench                    # full matrix: 1, 50, 200, 400, 800 clients at 720p30, 200 at 1080p30
     BENCH_QUICK=1 make -C bench      # smoke test: 1, 50, 200 clients at 720p30, 5 s windows
+    BENCH_ONLY=renditions make -C bench   # only the rendition cells (about 7 minutes)
+
+Last come the rendition cells (Framecast alone, each window on a
+fresh server with its own streams): what a rendition costs against its live 1080p30 source, server
+CPU from 1 to 200 viewers of one rendition, and the bytes a 12-camera wall receives over /ws at
+full size and at tile width (bench/wallclient.py).
 
 Environment: FRAMECAST (the binary), FRAMECAST_BEFORE (the pre-change binary, contender
 framecast-before; default: bench/build-before.sh's build of BEFORE_REF, default 42ce3ee, built if
 missing), BENCH_QUICK=1, BENCH_CONTENDERS=framecast,floor,...,
 BENCH_CLIENTS=1,50 (720p cells), BENCH_SLOW_SECONDS, BENCH_SKIP_SLOW=1, BENCH_AB_REPEATS (extra
 before/after windows, default 4), BENCH_PORT (first port),
+BENCH_ONLY=part,... (parts: matrix, before, readers, syscalls, slow, renditions; default all),
+BENCH_RENDITION_REPEATS (windows of each rendition kind, default 3), BENCH_WALL_FPS (default 10),
 BENCH_REPORT (where the Markdown goes; the full run writes bench/BENCHMARKS.md, a quick run
-bench/results/BENCHMARKS-quick.md).
+bench/results/BENCHMARKS-quick.md, a BENCH_ONLY run bench/results/BENCHMARKS-PARTS.md; a BENCH_ONLY
+run with renditions, not quick, also replaces the Renditions section of bench/BENCHMARKS.md).
 
 Only 127.0.0.1 is used. Every server is started in its own process group and killed at the end.
 """
@@ -36,6 +45,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -103,6 +113,50 @@ SYSCALL_EVENTS = ["raw_syscalls:sys_enter", "syscalls:sys_enter_sendfile64", "sy
 if os.environ.get("BENCH_READER_CLIENTS") is not None:
     READER_CELLS = [("720p", int(n)) for n in os.environ["BENCH_READER_CLIENTS"].split(",") if n]
     SYSCALL_CELLS = READER_CELLS[-1:]
+
+# The rendition cells (the renditions issue's three targets), each window on a freshly started
+# Framecast with its own streams:
+# (1) cost: a live 1080p30 encode with one viewer, against the same with one more viewer of a
+#     rendition (960x540: a quarter of the pixels; 480x270: a quarter of each side); the
+#     rendition's cost is the difference, at most a quarter of the source's.
+# (2) fan-out: 1, 50 and 200 viewers of one 320-px rendition of 1080p30 frames; server CPU flat
+#     within 10%, and /api/streams showing one rendition with every viewer on it.
+# (3) the wall: one WebSocket subscribed to 12 1080p streams at full size, against the same
+#     subscription at tile width; the bytes a browser receives, at least 8x fewer.
+# 4:2:0 (format=I420), as cameras send MJPEG: without a format, videotestsrc and jpegenc agree on
+# Y444 and the JPEGs are 4:4:4 (as the matrix's pre-rendered frames are), a third larger and slower
+# to encode and to decode. The fan-out and wall cells play pre-rendered 4:2:0 frames (frames-1080-i420).
+RENDITION_SOURCE = ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
+                    f"! video/x-raw,format=I420,width=1920,height=1080,framerate={FPS}/1 ! jpegenc ! appsink name=sink")
+RENDITION_FRAMES_FORMAT = "I420"
+RENDITION_WIDTHS = [960, 480]
+RENDITION_MAX_COST = 0.25
+FANOUT_CLIENTS = [1, 50, 200]
+FANOUT_WIDTH = 320
+FANOUT_MAX_GROWTH = 1.10
+WALL_STREAMS = 12
+# 12 streams of 1080p at 30 fps would need 360 decodes a second: more than the two shared cores
+# give the server, the load client and the machine. The bytes per second scale with the rate, their
+# ratio does not.
+WALL_FPS = int(os.environ.get("BENCH_WALL_FPS", "10"))
+# The page asks each tile at its CSS width times devicePixelRatio, snapped to 16: four columns in a
+# 1920-px window at DPR 1.
+WALL_TILE_WIDTH = 480
+WALL_MIN_SAVING = 8.0
+RENDITION_REPEATS = int(os.environ.get("BENCH_RENDITION_REPEATS", "2" if QUICK else "3"))
+RENDITION_WARMUP = 4.0  # a rendition starts on its first request: its encoder and first frames
+RENDITION_WINDOW = 5.0 if QUICK else 8.0
+
+# The parts of a run (BENCH_ONLY=renditions,slow,... runs only those; default: every part).
+PARTS = ["matrix", "before", "readers", "syscalls", "slow", "renditions"]
+ONLY = [p for p in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if p]
+if unknown_parts := [p for p in ONLY if p not in PARTS]:
+    sys.exit(f"BENCH_ONLY: unknown part(s) {', '.join(unknown_parts)} (parts: {', '.join(PARTS)})")
+
+
+def wants(part: str) -> bool:
+    return not ONLY or part in ONLY
+
 
 # A cell is "kept up" when every client got nearly every frame; a clear failure stops the
 # contender's larger cells at that resolution.
@@ -242,6 +296,24 @@ def pipeline_cpu_seconds(pid: int) -> float:
     return total / TICKS
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, tuple[str, float]]:
+    """Each thread of `pid`: its name (/proc/PID/task/TID/comm) and user+sys."""
+    out: dict[int, tuple[str, float]] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        out[int(tid)] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / TICKS)
+    return out
+
+
 def tree_rss_mb(pid: int) -> float:
     total = 0
     for p in descendants(pid):
@@ -308,15 +380,18 @@ def build_tools():
     subprocess.run(["make", "-s", "-C", str(BENCH), "tools"], check=True)
 
 
-def render_frames(res: str) -> Path:
+def render_frames(res: str, video_format: str | None = None) -> Path:
+    """The frames of `res` (frames-720, frames-1080: jpegenc's default negotiation, which gives 4:4:4
+    JPEGs), or with `video_format` (frames-1080-i420: 4:2:0, as cameras send)."""
     width, height = RESOLUTIONS[res]
-    d = BENCH / f"frames-{res[:-1]}"
+    d = BENCH / (f"frames-{res[:-1]}" + (f"-{video_format.lower()}" if video_format else ""))
+    caps = f"video/x-raw,{f'format={video_format},' if video_format else ''}width={width},height={height},framerate={FPS}/1"
     if not (d / f"{NFRAMES - 1:05d}.jpg").exists():
         d.mkdir(exist_ok=True)
         log(f"rendering {NFRAMES} frames of {width}x{height} into {d}")
         subprocess.run(
             ["gst-launch-1.0", "-q", "videotestsrc", f"num-buffers={NFRAMES}", "pattern=smpte", "horizontal-speed=4",
-             "!", f"video/x-raw,width={width},height={height},framerate={FPS}/1", "!", "timeoverlay",
+             "!", caps, "!", "timeoverlay",
              "!", "jpegenc", "quality=85", "!", "multifilesink", f"location={d}/%05d.jpg"],
             check=True, timeout=300)
     loop = d / "loop"
@@ -407,10 +482,11 @@ def server_command(name: str, frames: Path, port: int, gipy: str | None) -> list
 
 
 class Server:
-    def __init__(self, name, frames, gipy, tag):
+    def __init__(self, name, frames, gipy, tag, command=None):
+        """`command(port)`, when given, is the command line (the rendition cells' own flags)."""
         self.name = name
         self.port = next_port()
-        cmd = server_command(name, frames, self.port, gipy)
+        cmd = command(self.port) if command else server_command(name, frames, self.port, gipy)
         if cmd is None:
             raise RuntimeError(f"{name}: not available")
         RESULTS.mkdir(exist_ok=True)
@@ -454,6 +530,18 @@ def run_load(url, clients, warmup, duration, rate=0.0, on_window=None, client_ar
     if rate:
         cmd += ["--rate", str(rate)]
     cmd += list(client_args)
+    return run_client(cmd, SPREAD + warmup + duration, on_window, "load client")
+
+
+def run_wall(url, subscription, warmup, duration, on_window=None):
+    """Runs wallclient.py (one WebSocket to /ws with `subscription`), like run_load."""
+    cmd = [sys.executable, str(BENCH / "wallclient.py"), "--url", url, "--subscribe", json.dumps(subscription),
+           "--warmup", str(warmup), "--duration", str(duration)]
+    return run_client(cmd, warmup + duration, on_window, "wall client")
+
+
+def run_client(cmd, seconds, on_window, what):
+    """Runs a client that prints WINDOW_START / WINDOW_END on stderr and one JSON object on stdout."""
     proc = spawn(cmd, raise_nofile=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     errors = []
 
@@ -468,7 +556,7 @@ def run_load(url, clients, warmup, duration, rate=0.0, on_window=None, client_ar
 
     t = threading.Thread(target=read_stderr, daemon=True)
     t.start()
-    watchdog = threading.Timer(SPREAD + warmup + duration + 60, lambda: stop(proc, grace=0.5))
+    watchdog = threading.Timer(seconds + 60, lambda: stop(proc, grace=0.5))
     watchdog.start()
     try:
         out = proc.stdout.read()
@@ -479,7 +567,7 @@ def run_load(url, clients, warmup, duration, rate=0.0, on_window=None, client_ar
     if proc in _children:
         _children.remove(proc)
     if proc.returncode != 0 or not out.strip():
-        raise RuntimeError(f"load client failed ({proc.returncode}): {''.join(errors)[-500:]}")
+        raise RuntimeError(f"{what} failed ({proc.returncode}): {''.join(errors)[-500:]}")
     return json.loads(out)
 
 
@@ -640,6 +728,229 @@ def slow_reader(name, frames, gipy):
     out = {"contender": name, "seconds": SLOW_SECONDS, "rate_Bps": SLOW_RATE, "peak_rss_mb": max(hwm or 0, server.rss_max), **results}
     if "start" in marks and "end" in marks:
         out["server_cpu_pct"] = 100 * (marks["end"][1] - marks["start"][1]) / (marks["end"][0] - marks["start"][0])
+    return out
+
+
+# ---------------------------------------------------------------- renditions
+
+def framecast_streams(streams: dict[str, str], always_on=True):
+    """A command(port) for Framecast serving `streams` (name -> pipeline description)."""
+    fc = framecast_binary()
+
+    def command(port):
+        cmd = [str(fc)]
+        for name, description in streams.items():
+            cmd += ["--stream", f"{name}={description}"]
+        return cmd + ["--port", str(port), "--max-clients", "4096", "--log-level", "warning"] + (["--always-on"] if always_on else [])
+    return command
+
+
+def frames_source(frames: Path, fps: int) -> str:
+    return f"imagesequencesrc location={frames}/loop/%06d.jpg framerate={fps}/1 ! jpegparse ! clocksync ! appsink name=sink"
+
+
+def api_streams(port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/streams", timeout=5) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+
+
+def renditions_of(api: dict | None, stream: str) -> list[dict]:
+    for s in (api or {}).get("streams", []):
+        if s.get("name") == stream:
+            return s.get("renditions") or []
+    return []
+
+
+# The server's threads by what they do (/proc/PID/task/*/comm, the last 15 bytes of a long name):
+# GStreamer names a streaming thread after its source pad (videotestsrc0:src, imagesequencesrc0:src;
+# a rendition's appsrc "src" gives "src:src", where videoscale and jpegenc run). A rendition decodes
+# on a serial DispatchQueue, which runs on libdispatch's overcommit pool
+# ("com.apple.root.default-qos.overcommit"); Swift's tasks (the WebSocket writer among them) run on
+# the cooperative pool ("com.apple.root.default-qos").
+THREAD_GROUPS = [
+    ("source pipeline", lambda n: n.startswith(("videotestsrc", "imagesequence"))),
+    ("rendition decode", lambda n: n.endswith("qos.overcommit")),
+    ("rendition scale+encode", lambda n: n == "src:src"),
+    ("event loops", lambda n: n.startswith("NIO-")),
+    ("swift tasks", lambda n: n.endswith("default-qos")),
+]
+
+
+def thread_groups(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], total_s: float, wall: float) -> dict[str, float]:
+    """% of one core per group over a window; "other" is the rest of the process's total, with the
+    CPU of threads that ended during the window."""
+    out = {g: 0.0 for g, _ in THREAD_GROUPS}
+    for tid, (name, t1) in after.items():
+        for group, match in THREAD_GROUPS:
+            if match(name):
+                out[group] += 100 * (t1 - before.get(tid, (name, 0.0))[1]) / wall
+                break
+    out["other"] = 100 * total_s / wall - sum(out.values())
+    return out
+
+
+class Marks:
+    """The server's CPU (process total and per thread) and the machine's at a client's window edges,
+    and /api/streams in the middle of the window (at its end the clients are already leaving)."""
+
+    def __init__(self, server: Server):
+        self.server, self.at = server, {}
+
+    def __call__(self, edge):
+        pid = self.server.proc.pid
+        self.at[edge] = (time.time(), tree_cpu_seconds(pid), thread_cpu_seconds(pid), machine_busy())
+        if edge == "start":
+            timer = threading.Timer(RENDITION_WINDOW / 2, lambda: self.at.__setitem__("api", api_streams(self.server.port)))
+            timer.daemon = True
+            timer.start()
+
+    def window(self) -> dict:
+        if "start" not in self.at or "end" not in self.at:
+            raise RuntimeError("no measurement window")
+        (t0, c0, th0, (b0, a0)), (t1, c1, th1, (b1, a1)) = self.at["start"], self.at["end"]
+        wall = t1 - t0
+        return {"wall_s": wall, "server_cpu_s": c1 - c0, "server_cpu_pct": 100 * (c1 - c0) / wall,
+                "threads_pct": thread_groups(th0, th1, c1 - c0, wall),
+                "machine_busy_pct": 100 * (b1 - b0) / max(1, a1 - a0), "api": self.at.get("api")}
+
+
+def idle_window() -> dict:
+    """The server with the source defined but not running (no viewer, not always-on)."""
+    wait_quiet()
+    server = Server("framecast", None, None, "rendition-idle", command=framecast_streams({"cam": RENDITION_SOURCE}, always_on=False))
+    marks = Marks(server)
+    try:
+        time.sleep(1.0)
+        marks("start")
+        time.sleep(RENDITION_WINDOW)
+        marks("end")
+    finally:
+        server.close()
+    w = marks.window()
+    w.pop("api", None)
+    return {"variant": "idle", **w}
+
+
+def rendition_cost_window(width: int | None, repeat: int) -> dict:
+    """One viewer of the live 1080p30 source, and with `width` one more viewer of that rendition."""
+    variant = str(width) if width else "source"
+    wait_quiet()
+    server = Server("framecast", None, None, f"rendition-cost-{variant}-{repeat}", command=framecast_streams({"cam": RENDITION_SOURCE}))
+    marks = Marks(server)
+    results: dict = {}
+
+    def viewer(key, path, on_window):
+        try:
+            results[key] = run_load(f"http://127.0.0.1:{server.port}{path}", 1, RENDITION_WARMUP, RENDITION_WINDOW, on_window=on_window)
+        except Exception as e:  # noqa: BLE001
+            results["error"] = f"{key}: {e}"
+
+    threads = [threading.Thread(target=viewer, args=("source", "/stream/cam", marks))]
+    if width:
+        threads.append(threading.Thread(target=viewer, args=("rendition", f"/stream/cam?width={width}", None)))
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(SPREAD + RENDITION_WARMUP + RENDITION_WINDOW + 90)
+        alive = server.proc.poll() is None
+    finally:
+        server.close()
+    if "error" in results:
+        raise RuntimeError(results["error"])
+    w = marks.window()
+    api = w.pop("api")
+    source = next((s for s in (api or {}).get("streams", []) if s.get("name") == "cam"), {})
+    return {"variant": variant, "width": width, "repeat": repeat, "server_alive": alive, **w,
+            "source_fps": source.get("fps"), "renditions": renditions_of(api, "cam"),
+            "source_load": results.get("source"), "rendition_load": results.get("rendition")}
+
+
+def fanout_window(clients: int, repeat: int, frames: Path) -> dict:
+    """`clients` viewers of one FANOUT_WIDTH rendition of 1080p30 frames."""
+    wait_quiet()
+    server = Server("framecast", None, None, f"rendition-fanout-{clients}-{repeat}",
+                    command=framecast_streams({"cam": frames_source(frames, FPS)}))
+    marks = Marks(server)
+    try:
+        load = run_load(f"http://127.0.0.1:{server.port}/stream/cam?width={FANOUT_WIDTH}", clients, RENDITION_WARMUP,
+                        RENDITION_WINDOW, on_window=marks)
+        alive = server.proc.poll() is None
+    finally:
+        server.close()
+    w = marks.window()
+    api = w.pop("api")
+    return {"clients": clients, "repeat": repeat, "server_alive": alive, **w, "renditions": renditions_of(api, "cam"), "load": load}
+
+
+def wall_window(mode: str, repeat: int, frames: Path) -> dict:
+    """One WebSocket subscribed to WALL_STREAMS 1080p streams, at full size or at tile width."""
+    names = [f"cam{i:02d}" for i in range(1, WALL_STREAMS + 1)]
+    source = frames_source(frames, WALL_FPS)
+    wanted = names if mode == "full" else [{"name": n, "width": WALL_TILE_WIDTH} for n in names]
+    wait_quiet()
+    server = Server("framecast", None, None, f"rendition-wall-{mode}-{repeat}", command=framecast_streams({n: source for n in names}))
+    marks = Marks(server)
+    try:
+        load = run_wall(f"ws://127.0.0.1:{server.port}/ws", {"streams": wanted}, RENDITION_WARMUP, RENDITION_WINDOW, on_window=marks)
+        alive = server.proc.poll() is None
+    finally:
+        server.close()
+    w = marks.window()
+    api = w.pop("api")
+    return {"mode": mode, "repeat": repeat, "server_alive": alive, **w,
+            "renditions": {n: renditions_of(api, n) for n in names}, "load": load}
+
+
+def log_window(w: dict, what: str):
+    g = w.get("threads_pct", {})
+    log(f"    {what}: cpu {w['server_cpu_pct']:.1f}%  ("
+        + ", ".join(f"{k} {v:.1f}" for k, v in g.items()) + f")  machine {w['machine_busy_pct']:.0f}%")
+
+
+def measure_renditions(frames1080: Path, commit: str) -> dict:
+    """The three rendition cells; each window on a fresh server, orders alternating between repeats."""
+    out = {"run_id": None, "date": None, "commit": commit, "repeats": RENDITION_REPEATS, "warmup": RENDITION_WARMUP,
+           "window": RENDITION_WINDOW, "source": RENDITION_SOURCE, "wall_fps": WALL_FPS, "wall_tile_width": WALL_TILE_WIDTH,
+           "fanout_width": FANOUT_WIDTH, "cost": [], "fanout": [], "wall": [], "errors": []}
+
+    def attempt(what, fn, *args):
+        log(f"[renditions] {what} ...")
+        try:
+            w = fn(*args)
+        except Exception as e:  # noqa: BLE001
+            out["errors"].append(f"{what}: {e}")
+            log(f"    failed: {e}")
+            return None
+        log_window(w, what)
+        return w
+
+    out["idle"] = attempt("idle server", idle_window)
+    variants: list[int | None] = [None] + RENDITION_WIDTHS
+    for r in range(RENDITION_REPEATS):
+        order = variants[r % len(variants):] + variants[:r % len(variants)]
+        for width in (order if r % 2 == 0 else list(reversed(order))):
+            w = attempt(f"cost, source viewer{f' + {width}-px rendition viewer' if width else ''} (repeat {r + 1})",
+                        rendition_cost_window, width, r)
+            if w:
+                out["cost"].append(w)
+    for r in range(RENDITION_REPEATS):
+        for n in (FANOUT_CLIENTS if r % 2 == 0 else list(reversed(FANOUT_CLIENTS))):
+            w = attempt(f"fan-out, {n} viewers of one {FANOUT_WIDTH}-px rendition (repeat {r + 1})", fanout_window, n, r, frames1080)
+            if w:
+                out["fanout"].append(w)
+    for r in range(RENDITION_REPEATS):
+        for mode in (["full", "tiles"] if r % 2 == 0 else ["tiles", "full"]):
+            w = attempt(f"wall, {WALL_STREAMS} streams {'at full size' if mode == 'full' else f'at {WALL_TILE_WIDTH} px'} (repeat {r + 1})",
+                        wall_window, mode, r, frames1080)
+            if w:
+                L = w["load"]
+                log(f"      {L['MBps']:.2f} MB/s, {L['streams_received']} streams at {L['fps_min']:.1f}/{L['fps_median']:.1f} fps, "
+                    f"names {', '.join(L['names_seen'][:2])}...")
+                out["wall"].append(w)
     return out
 
 
@@ -953,6 +1264,294 @@ def readers_section(run) -> list[str]:
     return out
 
 
+def renditions_section(run) -> list[str]:
+    """The renditions issue's three targets: per-rendition cost, one encode per rendition, the wall."""
+    R = run.get("renditions")
+    if not R:
+        return []
+
+    def med(vals):
+        return statistics.median(vals) if vals else None
+
+    def values(ws, f):
+        return [v for v in (f(w) for w in ws) if v is not None]
+
+    def listed(vals, digits=1):
+        return ", ".join(fmt(v, digits) for v in vals)
+
+    def verdict(ok):
+        return "not measured" if ok is None else ("**pass**" if ok else "**FAIL**")
+
+    groups = [g for g, _ in THREAD_GROUPS] + ["other"]
+    st = R.get("frames")
+    mean = f", mean {st['mean_bytes'] / 1000:.0f} kB" if st else ""
+    frames_note = ("300 pre-rendered 1080p 4:2:0 JPEGs (`frames-1080-i420`: videotestsrc smpte + timeoverlay, "
+                   f"jpegenc quality 85{mean})")
+    out = ["## Renditions", ""]
+    same = R.get("run_id") == run.get("run_id")
+    out.append(f"In this run ({R.get('date')}, Framecast commit `{R.get('commit')}`)." if same else
+               f"Run `{R.get('run_id')}` (`BENCH_ONLY=renditions`, separate from the tables above), {R.get('date')}, "
+               f"Framecast commit `{R.get('commit')}`.")
+    out[-1] += (f" Every window on a freshly started Framecast (`--always-on`), a {R['warmup']:.0f} s warm-up (a rendition "
+                f"starts on its first request), a {R['window']:.0f} s window; {R['repeats']} windows of each kind, the order "
+                "alternating from repeat to repeat; medians, with the windows' values in brackets. *CPU* = the server's "
+                "user+sys over the window (% of one core); its threads, by name: *source* (the stream's pipeline thread), "
+                "*decode* (libjpeg's scaled decode on the rendition's Dispatch queue), *scale+encode* (the rendition's "
+                "appsrc thread: videoscale, jpegenc), *loops* (NIO's event loops: HTTP and WebSocket delivery), *tasks* (Swift's "
+                "cooperative pool: request handling, the WebSocket writer), *other* (the rest, threads that ended included).")
+    out.append("")
+    verdicts = []
+
+    # (1) per-rendition cost
+    cost = R.get("cost", [])
+    idle = R.get("idle")
+    idle_pct = idle["server_cpu_pct"] if idle else 0.0
+    by = {}
+    for w in cost:
+        by.setdefault(w["variant"], []).append(w)
+    src = by.get("source", [])
+    if cost:
+        out.append("### Per-rendition cost")
+        out.append("")
+        out.append(f"Source `{R['source']}` (a live 1080p30 encode, 4:2:0, at jpegenc's default quality, 85). Each window has one "
+                   "viewer of the source; the rendition windows one more viewer of `/stream/cam?width=W`. Idle server "
+                   f"(source defined, not running): {fmt(idle_pct if idle else None)}% of a core, subtracted from the source's cost.")
+        out.append("")
+        out.append("| viewers | server CPU % | source % | decode % | scale+encode % | loops % | tasks % | other % | rendition fps | encodeMilliseconds |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for variant, label in [("source", "source only")] + [(str(w), f"source + {w}-px rendition") for w in RENDITION_WIDTHS]:
+            ws = by.get(variant, [])
+            if not ws:
+                continue
+            cpu = values(ws, lambda w: w["server_cpu_pct"])
+            th = {g: med(values(ws, lambda w, g=g: w["threads_pct"].get(g))) for g in groups}
+            rfps = values(ws, lambda w: w["renditions"][0].get("fps") if w.get("renditions") else None)
+            ems = values(ws, lambda w: w["renditions"][0].get("encodeMilliseconds") if w.get("renditions") else None)
+            size = ""
+            if ws[0].get("renditions"):
+                r0 = ws[0]["renditions"][0]
+                size = f" ({r0.get('width')}x{r0.get('height')})"
+            out.append(f"| {label}{size} | {fmt(med(cpu))} ({listed(cpu)}) | {fmt(th['source pipeline'])} | {fmt(th['rendition decode'])} | "
+                       f"{fmt(th['rendition scale+encode'])} | {fmt(th['event loops'])} | {fmt(th['swift tasks'])} | {fmt(th['other'])} | "
+                       f"{fmt(med(rfps)) if rfps else 'n/a'} | {fmt(med(ems), 2) if ems else 'n/a'} |")
+        out.append("")
+        a_by_repeat = {w["repeat"]: w["server_cpu_pct"] for w in src}
+        source_cost = med([w["server_cpu_pct"] for w in src]) - idle_pct if src else None
+        out.append(f"Rendition cost = server CPU with the rendition's viewer minus without, paired by repeat; source cost = "
+                   f"the source-only windows' median minus the idle server ({fmt(source_cost)}% of a core). *By its threads*: the "
+                   "rendition's decode and scale+encode threads alone (no delivery), a check on the difference. Target: at most "
+                   f"{RENDITION_MAX_COST:.2f} of the source's cost.")
+        out.append("")
+        out.append("| rendition | share of the pixels | cost % (b − a per repeat) | × source | by its threads % | × source | ≤ 0.25 |")
+        out.append("|---|---:|---:|---:|---:|---:|---|")
+        oks = []
+        for width in RENDITION_WIDTHS:
+            ws = by.get(str(width), [])
+            diffs = [w["server_cpu_pct"] - a_by_repeat[w["repeat"]] for w in ws if w["repeat"] in a_by_repeat]
+            own = values(ws, lambda w: w["threads_pct"]["rendition decode"] + w["threads_pct"]["rendition scale+encode"])
+            if not diffs or not source_cost:
+                oks.append(None)
+                continue
+            d = med(diffs)
+            ratio = d / source_cost
+            rfps = med(values(ws, lambda w: w["renditions"][0].get("fps") if w.get("renditions") else None))
+            ok = ratio <= RENDITION_MAX_COST and rfps is not None and rfps >= KEPT_UP_MEDIAN
+            oks.append(ok)
+            r0 = (ws[0].get("renditions") or [{}])[0]
+            share = (r0.get("width") or 0) * (r0.get("height") or 0) / (1920 * 1080)
+            out.append(f"| {r0.get('width')}x{r0.get('height')} | {share:.3f} | {fmt(d)} ({listed(diffs)}) | {ratio:.2f} | "
+                       f"{fmt(med(own))} | {med(own) / source_cost:.2f} | {'yes' if ok else '**no**'} |")
+            verdicts.append(f"- Per-rendition cost, {r0.get('width')}x{r0.get('height')}: {ratio:.2f} × the 1080p30 source's "
+                            f"(target ≤ {RENDITION_MAX_COST:.2f}): {verdict(ok)}"
+                            + ("" if rfps and rfps >= KEPT_UP_MEDIAN else
+                               f"; **the rendition ran at {fmt(rfps)} fps**, below its source's {FPS}: its cost is understated")
+                            + ".")
+        out.append("")
+
+    # (2) one encode per rendition
+    fan = R.get("fanout", [])
+    if fan:
+        out.append("### One encode per rendition")
+        out.append("")
+        out.append(f"Source: {frames_note} at {FPS} fps (`imagesequencesrc ! jpegparse ! clocksync`, as a camera "
+                   f"that sends MJPEG); N viewers (bin/loadclient) of `/stream/cam?width={R['fanout_width']}`. Target: server CPU "
+                   f"at 50 and 200 viewers within {100 * (FANOUT_MAX_GROWTH - 1):.0f}% of 1 viewer's; /api/streams lists one "
+                   "rendition with N clients.")
+        out.append("")
+        out.append("| viewers | server CPU % | × 1 viewer | source % | decode % | scale+encode % | loops % | tasks % | other % | renditions listed / clients | rendition fps | viewer fps min / med | MB/s |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|")
+        byn = {}
+        for w in fan:
+            byn.setdefault(w["clients"], []).append(w)
+        base = med([w["server_cpu_pct"] for w in byn.get(1, [])]) if byn.get(1) else None
+        base_own = (med([w["threads_pct"]["rendition decode"] + w["threads_pct"]["rendition scale+encode"] for w in byn[1]])
+                    if byn.get(1) else None)
+        growth, one_encoder = [], []
+        for n in sorted(byn):
+            ws = byn[n]
+            cpu = values(ws, lambda w: w["server_cpu_pct"])
+            th = {g: med(values(ws, lambda w, g=g: w["threads_pct"].get(g))) for g in groups}
+            listed_r = [f"{len(w['renditions'])} / {','.join(str(r.get('clients')) for r in w['renditions'])}" for w in ws]
+            one = all(len(w["renditions"]) == 1 and w["renditions"][0].get("clients") == n for w in ws)
+            one_encoder.append(one)
+            rfps = values(ws, lambda w: w["renditions"][0].get("fps") if w["renditions"] else None)
+            x = med(cpu) / base if base else None
+            if n != 1 and x is not None:
+                growth.append((n, x, (th["rendition decode"] + th["rendition scale+encode"]) / base_own if base_own else None))
+            out.append(f"| {n} | {fmt(med(cpu))} ({listed(cpu)}) | {fmt(x, 2)} | {fmt(th['source pipeline'])} | {fmt(th['rendition decode'])} | "
+                       f"{fmt(th['rendition scale+encode'])} | {fmt(th['event loops'])} | {fmt(th['swift tasks'])} | {fmt(th['other'])} | "
+                       f"{'; '.join(sorted(set(listed_r)))} | "
+                       f"{fmt(med(rfps)) if rfps else 'n/a'} | {fmt(min(w['load']['fps_min'] for w in ws))} / "
+                       f"{fmt(med([w['load']['fps_median'] for w in ws]))} | {fmt(med([w['load']['MBps'] for w in ws]), 2)} |")
+        out.append("")
+        kept = all(med([w["load"]["fps_median"] for w in ws]) >= KEPT_UP_MEDIAN for ws in byn.values())
+        ok = (all(x <= FANOUT_MAX_GROWTH for _, x, _ in growth) and kept) if growth else None
+        verdicts.append(f"- One encode per rendition, server CPU from 1 to {max(byn)} viewers: "
+                        + ", ".join(f"{n} viewers {x:.2f} ×" for n, x, _ in growth)
+                        + f" (target ≤ {FANOUT_MAX_GROWTH:.2f}): {verdict(ok)}; the rendition's own threads "
+                        + ", ".join(f"{fmt(o, 2)} ×" for _, _, o in growth)
+                        + f"; one rendition listed with every viewer on it in every window: {'yes' if all(one_encoder) else '**no**'}"
+                        + ("" if kept else f"; **the viewers did not get {FPS} fps** (median below {KEPT_UP_MEDIAN:.1f} at some N), "
+                           "so the CPU does not compare") + ".")
+
+    # (3) the wall
+    wall = R.get("wall", [])
+    if wall:
+        out.append("### The wall")
+        out.append("")
+        out.append(f"{WALL_STREAMS} streams, each {frames_note} at {R['wall_fps']} fps (12 live 1080p "
+                   "encodes, or 12 renditions decoding at 30 fps, would not fit in the two shared cores; bytes per second scale "
+                   "with the rate, their ratio does not). One WebSocket to `/ws` (bench/wallclient.py: the RFC 6455 handshake, "
+                   "reads as fast as it can) subscribed as the page does: *full size* = `{\"streams\": [\"cam01\", ...]}`; "
+                   f"*tiles* = `{{\"streams\": [{{\"name\": \"cam01\", \"width\": {R['wall_tile_width']}}}, ...]}}`, the tile width "
+                   f"of a 1920-px-wide window with four columns at devicePixelRatio 1 ({R['wall_tile_width']} px after snapping to 16). "
+                   "*Bytes/s* = bytes received on the socket (WebSocket framing included); *frame set* = one JPEG of each stream "
+                   "(the sum of the per-stream mean sizes). Target: at least 8x fewer bytes per second with tiles.")
+        out.append("")
+        out.append("| subscription | bytes/s received, MB/s | frame set, kB | streams / names | fps per stream min / med | server CPU % | source % | decode % | scale+encode % | loops % | tasks % | other % | client CPU % | latency p50 / p99 ms |")
+        out.append("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        bym = {}
+        for w in wall:
+            bym.setdefault(w["mode"], []).append(w)
+        rates = {}
+        for mode, label in [("full", "full size"), ("tiles", f"tiles ({R['wall_tile_width']} px)")]:
+            ws = bym.get(mode, [])
+            if not ws:
+                continue
+            mb = values(ws, lambda w: w["load"]["MBps"])
+            rates[mode] = med(mb)
+            sets = values(ws, lambda w: sum(v["mean_jpeg_bytes"] or 0 for v in w["load"]["per_name"].values()) / 1000)
+            th = {g: med(values(ws, lambda w, g=g: w["threads_pct"].get(g))) for g in groups}
+            cpu = values(ws, lambda w: w["server_cpu_pct"])
+            names = sorted({n for w in ws for n in w["load"]["names_seen"]})
+            example = names[0] if names else "none"
+            out.append(f"| {label} | {fmt(med(mb), 2)} ({listed(mb, 2)}) | {fmt(med(sets), 0)} | "
+                       f"{min(w['load']['streams_received'] for w in ws)} / `{example}`… | "
+                       f"{fmt(min(w['load']['fps_min'] for w in ws))} / {fmt(med([w['load']['fps_median'] for w in ws]))} | "
+                       f"{fmt(med(cpu))} ({listed(cpu)}) | {fmt(th['source pipeline'])} | {fmt(th['rendition decode'])} | "
+                       f"{fmt(th['rendition scale+encode'])} | {fmt(th['event loops'])} | {fmt(th['swift tasks'])} | {fmt(th['other'])} | "
+                       f"{fmt(med(values(ws, lambda w: w['load'].get('client_cpu_pct'))))} | "
+                       f"{fmt(med(values(ws, lambda w: w['load'].get('latency_ms_p50'))))} / "
+                       f"{fmt(med(values(ws, lambda w: w['load'].get('latency_ms_p99'))))} |")
+        out.append("")
+        if "full" in rates and "tiles" in rates and rates["tiles"]:
+            saving = rates["full"] / rates["tiles"]
+            tiles_named = all(all("@" in n for n in w["load"]["names_seen"]) and w["load"]["streams_received"] == WALL_STREAMS
+                              for w in bym["tiles"])
+            slow = [m for m in ("full", "tiles") if med([w["load"]["fps_median"] for w in bym[m]]) < 0.95 * R["wall_fps"]]
+            ok = saving >= WALL_MIN_SAVING and tiles_named and not slow
+            verdicts.append(f"- The wall, {WALL_STREAMS} 1080p streams: {saving:.1f}x fewer bytes per second with tiles "
+                            f"({fmt(rates['full'], 2)} against {fmt(rates['tiles'], 2)} MB/s at {R['wall_fps']} fps; target ≥ "
+                            f"{WALL_MIN_SAVING:.0f}x): {verdict(ok)}; every tile a rendition in every window: "
+                            f"{'yes' if tiles_named else '**no**'}"
+                            + (f"; **not every stream at {R['wall_fps']} fps** ({', '.join(slow)}: the bytes do not compare)" if slow else "")
+                            + ".")
+        else:
+            verdicts.append("- The wall: not measured.")
+    if R.get("errors"):
+        out.append("Windows that failed: " + "; ".join(R["errors"]) + ".")
+        out.append("")
+    out.extend(verdicts)
+    out.append("")
+    return out
+
+
+def slow_section(run) -> list[str]:
+    lines = []
+    add = lines.append
+    slow = run.get("slow", [])
+    if slow:
+        add(f"## Slow reader")
+        add("")
+        add(f"One client reads at {SLOW_RATE / 1e6:.0f} MB/s (rate-limited `recv`, its kernel receive buffer still fills) "
+            f"from the 720p stream (~{run['frames']['720p']['stream_MBps']:.1f} MB/s) while {SLOW_FAST_CLIENTS} fast clients "
+            f"run, for {run.get('slow_seconds', SLOW_SECONDS):.0f} s after a {run['warmup']:.0f} s warm-up. *Frame age* = receive time minus X-Timestamp of "
+            "each part the slow client completes.")
+        add("")
+        add("| contender | slow: fps | slow: frame age p50 / max ms | slow: MB/s | fast: fps min / med | fast: latency p99 ms | fast: gap ms | fast kept rate | server CPU % | RSS MB |")
+        add("|---|---:|---|---:|---|---:|---:|---|---:|---:|")
+        for s in slow:
+            S, F = s.get("slow"), s.get("fast")
+            if not S or not F:
+                add(f"| {s['contender']} | error: {s.get('error') or s.get('slow_error') or s.get('fast_error')} | | | | | | | | |")
+                continue
+            ok = F["fps_median"] >= KEPT_UP_MEDIAN and F["fps_min"] >= KEPT_UP_MIN and F["zero_frame_clients"] == 0
+            add(f"| {s['contender']} | {fmt(S['fps_mean'])} | {fmt(S['latency_ms_p50'], 0)} / {fmt(S['latency_ms_max'], 0)} | "
+                f"{fmt(S['MBps'], 2)} | {fmt(F['fps_min'])} / {fmt(F['fps_median'])} | {fmt(F['latency_ms_p99'])} | "
+                f"{fmt(F['max_gap_ms'], 0)} | {'yes' if ok else '**no**'} | {fmt(s.get('server_cpu_pct'))} | {fmt(s['peak_rss_mb'], 0)} |")
+        add("")
+    return lines
+
+
+def reproduce_section(run) -> list[str]:
+    """The notes, how to reproduce, and where the raw results are."""
+    lines = []
+    add = lines.append
+    if run.get("notes"):
+        add("## Notes")
+        add("")
+        for n in run["notes"]:
+            add(f"- {n}")
+        add("")
+    add("## Reproduce")
+    add("")
+    add("```sh")
+    add("make release                 # builds .build/release/framecast")
+    add("make -C bench                # full matrix (about 25 minutes; builds framecast-before first if needed),")
+    add("                             #   writes bench/BENCHMARKS.md and bench/benchmarks-cpu.png")
+    add("BEFORE_REF=<commit> make -C bench   # framecast-before from another commit (default 42ce3ee)")
+    add("BENCH_QUICK=1 make -C bench  # smoke test (about 4 minutes), writes bench/results/BENCHMARKS-quick.md")
+    add("BENCH_ONLY=renditions make -C bench   # the rendition cells alone (about 7 minutes): writes")
+    add("                             #   bench/results/BENCHMARKS-renditions.md and replaces the Renditions")
+    add("                             #   section of bench/BENCHMARKS.md (parts: matrix, before, readers,")
+    add("                             #   syscalls, slow, renditions)")
+    add("```")
+    add("")
+    add(f"Raw results of this run: `bench/results/{run['run_id']}.json` (git-ignored).")
+    return lines
+
+
+def splice_section(path: Path, heading: str, section: list[str]):
+    """Replaces the `heading` section of the report at `path` (up to the next `## ` heading or the
+    hand-written part) with `section`; a report without one gets it before its slow-reader, notes
+    or reproduce section, as a full run places it."""
+    if not section:
+        return
+    lines = path.read_text().split("\n") if path.exists() else []
+    new = section[:-1] if section and section[-1] == "" else section
+    if heading in lines:
+        start = lines.index(heading)
+        end = next((i for i in range(start + 1, len(lines))
+                    if lines[i].startswith("## ") or lines[i] == HAND_WRITTEN), len(lines))
+        while end > start and lines[end - 1] == "":
+            end -= 1
+        lines[start:end] = new
+    else:
+        at = next((lines.index(h) for h in ("## Slow reader", "## Notes", "## Reproduce", HAND_WRITTEN) if h in lines), len(lines))
+        lines[at:at] = new + [""]
+    path.write_text("\n".join(lines))
+
+
 def write_report(run, path: Path, png: Path):
     cells = run["cells"]
     lines = []
@@ -962,21 +1561,33 @@ def write_report(run, path: Path, png: Path):
                    if run.get("before_commit") else "")
     add("# Framecast benchmarks")
     add("")
-    add(f"Run `{run['run_id']}` ({'BENCH_QUICK=1, reduced matrix' if run['quick'] else 'full matrix'}), "
-        f"{run['date']}, Framecast commit `{run['framecast_commit']}`{before_note}. Every number below comes from this one run: "
-        "for each cell the contenders ran one after another (order rotated from cell to cell), each on a freshly "
-        "started server.")
+    kind = ('BENCH_QUICK=1, reduced matrix' if run['quick'] else 'full matrix') if not run.get("only") else \
+        f"BENCH_ONLY={','.join(run['only'])}" + (", BENCH_QUICK=1" if run["quick"] else "")
+    add(f"Run `{run['run_id']}` ({kind}), "
+        f"{run['date']}, Framecast commit `{run['framecast_commit']}`{before_note}. Every number below comes from this one run"
+        + (": for each cell the contenders ran one after another (order rotated from cell to cell), each on a freshly "
+           "started server." if cells else "."))
     add("")
     add(f"- Machine: {m['nproc']} cores, {m['cpu']}, {m['memory']} RAM, {m['os']}, kernel {m['kernel']}; {m['gstreamer'].splitlines()[0] if m['gstreamer'] else ''}.")
-    add(f"- Load: bin/loadclient (C, epoll, one thread) on the same machine over 127.0.0.1, connects spread over {run.get('spread', SPREAD):.0f} s, "
-        f"{run['warmup']:.0f} s warm-up, {run['window']:.0f} s measurement window. The load client shares the {m['nproc']} cores "
-        "with the server: its own CPU and the rest of the machine's busy time are in the table, so a saturated machine is "
-        "visible. On loopback the kernel's receive path (softirq) mostly runs in the sending process and is charged to the "
-        "server's sys time: the floor's cost is mostly that kernel copy.")
+    if cells or any(run.get(k) for k in ("ab", "readers", "syscalls", "slow")):
+        add(f"- Load: bin/loadclient (C, epoll, one thread) on the same machine over 127.0.0.1, connects spread over {run.get('spread', SPREAD):.0f} s, "
+            f"{run['warmup']:.0f} s warm-up, {run['window']:.0f} s measurement window. The load client shares the {m['nproc']} cores "
+            "with the server: its own CPU and the rest of the machine's busy time are in the table, so a saturated machine is "
+            "visible. On loopback the kernel's receive path (softirq) mostly runs in the sending process and is charged to the "
+            "server's sys time: the floor's cost is mostly that kernel copy.")
     for res, st in run["frames"].items():
         add(f"- Frames ({res}): {st['frames']} JPEGs (videotestsrc smpte + timeoverlay, jpegenc quality=85), mean "
             f"{st['mean_bytes'] / 1000:.0f} kB, {st['stream_MBps']:.2f} MB/s per client at {FPS} fps, played in a loop at {FPS} fps by every contender.")
     add("")
+    if not cells:
+        # A run of some parts only (BENCH_ONLY): their sections, no matrix.
+        lines.extend(before_section(run) if run.get("ab") else [])
+        lines.extend(readers_section(run))
+        lines.extend(renditions_section(run))
+        lines.extend(slow_section(run))
+        lines.extend(reproduce_section(run))
+        path.write_text("\n".join(lines) + "\n")
+        return
     add("Contenders:")
     add("")
     add("- **framecast**: `framecast --pipeline 'imagesequencesrc location=frames-720/loop/%06d.jpg framerate=30/1 ! jpegparse ! "
@@ -1029,44 +1640,9 @@ def write_report(run, path: Path, png: Path):
     lines.extend(targets_section(run))
     lines.extend(before_section(run))
     lines.extend(readers_section(run))
-    slow = run.get("slow", [])
-    if slow:
-        add(f"## Slow reader")
-        add("")
-        add(f"One client reads at {SLOW_RATE / 1e6:.0f} MB/s (rate-limited `recv`, its kernel receive buffer still fills) "
-            f"from the 720p stream (~{run['frames']['720p']['stream_MBps']:.1f} MB/s) while {SLOW_FAST_CLIENTS} fast clients "
-            f"run, for {run.get('slow_seconds', SLOW_SECONDS):.0f} s after a {run['warmup']:.0f} s warm-up. *Frame age* = receive time minus X-Timestamp of "
-            "each part the slow client completes.")
-        add("")
-        add("| contender | slow: fps | slow: frame age p50 / max ms | slow: MB/s | fast: fps min / med | fast: latency p99 ms | fast: gap ms | fast kept rate | server CPU % | RSS MB |")
-        add("|---|---:|---|---:|---|---:|---:|---|---:|---:|")
-        for s in slow:
-            S, F = s.get("slow"), s.get("fast")
-            if not S or not F:
-                add(f"| {s['contender']} | error: {s.get('error') or s.get('slow_error') or s.get('fast_error')} | | | | | | | | |")
-                continue
-            ok = F["fps_median"] >= KEPT_UP_MEDIAN and F["fps_min"] >= KEPT_UP_MIN and F["zero_frame_clients"] == 0
-            add(f"| {s['contender']} | {fmt(S['fps_mean'])} | {fmt(S['latency_ms_p50'], 0)} / {fmt(S['latency_ms_max'], 0)} | "
-                f"{fmt(S['MBps'], 2)} | {fmt(F['fps_min'])} / {fmt(F['fps_median'])} | {fmt(F['latency_ms_p99'])} | "
-                f"{fmt(F['max_gap_ms'], 0)} | {'yes' if ok else '**no**'} | {fmt(s.get('server_cpu_pct'))} | {fmt(s['peak_rss_mb'], 0)} |")
-        add("")
-    if run.get("notes"):
-        add("## Notes")
-        add("")
-        for n in run["notes"]:
-            add(f"- {n}")
-        add("")
-    add("## Reproduce")
-    add("")
-    add("```sh")
-    add("make release                 # builds .build/release/framecast")
-    add("make -C bench                # full matrix (about 25 minutes; builds framecast-before first if needed),")
-    add("                             #   writes bench/BENCHMARKS.md and bench/benchmarks-cpu.png")
-    add("BEFORE_REF=<commit> make -C bench   # framecast-before from another commit (default 42ce3ee)")
-    add("BENCH_QUICK=1 make -C bench  # smoke test (about 4 minutes), writes bench/results/BENCHMARKS-quick.md")
-    add("```")
-    add("")
-    add(f"Raw results of this run: `bench/results/{run['run_id']}.json` (git-ignored).")
+    lines.extend(renditions_section(run))
+    lines.extend(slow_section(run))
+    lines.extend(reproduce_section(run))
     # A hand-written section (analysis of this run) survives regeneration: everything after the marker.
     kept = ""
     if path.exists():
@@ -1081,12 +1657,16 @@ def write_report(run, path: Path, png: Path):
 def main():
     _raise_nofile()
     ensure_matplotlib()
-    if "flask" in CONTENDERS:
+    # The contenders run in the matrix, the before/after repeats and the slow-reader runs; the
+    # reader and system-call cells run framecast and the floors; the rendition cells framecast only.
+    contender_parts = wants("matrix") or wants("before") or wants("slow")
+    if "flask" in CONTENDERS and contender_parts:
         ensure_flask()
     build_tools()
-    gipy = gi_python() if "gstreamer" in CONTENDERS else None
+    gipy = gi_python() if "gstreamer" in CONTENDERS and contender_parts else None
     notes = []
-    contenders = list(CONTENDERS)
+    # framecast-before, Flask and GStreamer-only run in those parts only
+    contenders = [c for c in CONTENDERS if contender_parts or c not in ("framecast-before", "flask", "gstreamer")]
     if "framecast" in contenders and not framecast_binary():
         sys.exit("framecast binary not found: build it (make release) or set FRAMECAST=/path/to/framecast")
     if "framecast-before" in contenders and not framecast_before_binary(build=True):
@@ -1100,22 +1680,24 @@ def main():
     before = framecast_before_binary() if "framecast-before" in contenders else None
     before_commit = binary_commit(before) if before else None
 
-    resolutions = sorted({res for res, _ in CELLS}, key=lambda r: RESOLUTIONS[r][0])
-    if "720p" not in resolutions:
+    cells = CELLS if wants("matrix") else []
+    resolutions = sorted({res for res, _ in cells}, key=lambda r: RESOLUTIONS[r][0])
+    if "720p" not in resolutions and (wants("readers") or wants("syscalls") or wants("slow")):
         resolutions.insert(0, "720p")
     frames = {res: render_frames(res) for res in resolutions}
-    run_id = dt.datetime.now().strftime("run-%Y%m%d-%H%M%S") + ("-quick" if QUICK else "")
+    run_id = (dt.datetime.now().strftime("run-%Y%m%d-%H%M%S") + ("-quick" if QUICK else "")
+              + (f"-{'-'.join(ONLY)}" if ONLY else ""))
     run = {"run_id": run_id, "quick": QUICK, "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
            "machine": machine_info(), "framecast": str(fc), "framecast_commit": commit,
            "framecast_before": str(before) if before else None, "before_ref": BEFORE_REF, "before_commit": before_commit,
-           "warmup": WARMUP, "window": WINDOW, "spread": SPREAD, "slow_seconds": SLOW_SECONDS, "contenders": CONTENDERS,
+           "warmup": WARMUP, "window": WINDOW, "spread": SPREAD, "slow_seconds": SLOW_SECONDS, "contenders": contenders,
            "frames": {r: frame_stats(frames[r]) for r in resolutions},
-           "cells": [], "slow": [], "notes": notes}
+           "cells": [], "slow": [], "notes": notes, "only": ONLY}
     RESULTS.mkdir(exist_ok=True)
     out_json = RESULTS / f"{run_id}.json"
 
     failed: dict[tuple[str, str], int] = {}  # (contender, res) -> clients at the clear failure
-    for i, (res, clients) in enumerate(CELLS):
+    for i, (res, clients) in enumerate(cells):
         order = contenders[i % len(contenders):] + contenders[:i % len(contenders)]
         cell_results = {}
         for name in order:
@@ -1149,7 +1731,7 @@ def main():
     # The before/after comparison is within a few percent, below one window's noise on a shared
     # two-core machine: its cells are measured again, alternating which binary goes first, and
     # compared by their medians.
-    if "framecast" in contenders and "framecast-before" in contenders:
+    if "framecast" in contenders and "framecast-before" in contenders and wants("before"):
         run["ab"] = []
         ran = {(c["res"], c["clients"]) for c in run["cells"]}
         for repeat in range(AB_REPEATS):
@@ -1169,7 +1751,7 @@ def main():
     reader_contenders = [c for c in READER_CONTENDERS if c in contenders or c == "floor-sendfile"]
     run["readers"] = []
     run["reader_repeats"] = READER_REPEATS
-    for repeat in range(READER_REPEATS if READER_CELLS else 0):
+    for repeat in range(READER_REPEATS if READER_CELLS and wants("readers") else 0):
         for res, clients in READER_CELLS:
             order = reader_contenders if repeat % 2 == 0 else list(reversed(reader_contenders))
             for name in order:
@@ -1177,11 +1759,12 @@ def main():
                 run["readers"].append(measure_window(name, res, frames[res], clients, gipy, client_args=READERS["browser"]))
                 out_json.write_text(json.dumps(run, indent=1))
     run["syscalls"] = []
-    if SYSCALL_CELLS and not perf_available():
+    syscall_cells = SYSCALL_CELLS if wants("syscalls") else []
+    if syscall_cells and not perf_available():
         notes.append("system calls per frame not measured: `perf stat` with syscall tracepoints is not available here "
                      "(linux-perf, and perf_event_paranoid ≤ 1 or root)")
-    elif SYSCALL_CELLS:
-        for res, clients in SYSCALL_CELLS:
+    elif syscall_cells:
+        for res, clients in syscall_cells:
             # 8 KB reads: a reader that cannot keep up at 800 clients, where partial writes appear
             for reader in READERS:
                 for name in ["framecast", "floor", "floor-sendfile"]:
@@ -1197,7 +1780,7 @@ def main():
                     run["syscalls"].append(sc)
                     out_json.write_text(json.dumps(run, indent=1))
 
-    if os.environ.get("BENCH_SKIP_SLOW", "") in ("", "0"):
+    if os.environ.get("BENCH_SKIP_SLOW", "") in ("", "0") and wants("slow"):
         for name in [c for c in contenders if c in SLOW_CONTENDERS]:
             log(f"[slow reader, {SLOW_SECONDS:.0f} s] {name} ...")
             try:
@@ -1210,16 +1793,31 @@ def main():
             run["slow"].append(s)
             out_json.write_text(json.dumps(run, indent=1))
 
-    if QUICK or os.environ.get("BENCH_CLIENTS") or os.environ.get("BENCH_CONTENDERS"):
-        report = Path(os.environ.get("BENCH_REPORT", RESULTS / "BENCHMARKS-quick.md"))
+    # The rendition cells: framecast alone, after everything else (they start their own servers).
+    if wants("renditions") and "framecast" in contenders:
+        frames_420 = render_frames("1080p", RENDITION_FRAMES_FORMAT)
+        run["renditions"] = measure_renditions(frames_420, commit)
+        run["renditions"]["frames"] = frame_stats(frames_420)
+        run["renditions"].update(run_id=run_id, date=run["date"])
+        out_json.write_text(json.dumps(run, indent=1))
+
+    if ONLY and not QUICK and "renditions" in ONLY and run.get("renditions") and "BENCH_REPORT" not in os.environ:
+        # A run of the rendition cells alone also replaces the Renditions section of the committed
+        # report (it names its own run, apart from the matrix's).
+        splice_section(BENCH / "BENCHMARKS.md", "## Renditions", renditions_section(run))
+        log(f"updated the Renditions section of {BENCH / 'BENCHMARKS.md'}")
+    if QUICK or ONLY or os.environ.get("BENCH_CLIENTS") or os.environ.get("BENCH_CONTENDERS"):
+        name = "BENCHMARKS-quick.md" if QUICK else f"BENCHMARKS-{'-'.join(ONLY)}.md" if ONLY else "BENCHMARKS-quick.md"
+        report = Path(os.environ.get("BENCH_REPORT", RESULTS / name))
         png = report.with_name(report.stem + "-cpu.png")
     else:
         report = Path(os.environ.get("BENCH_REPORT", BENCH / "BENCHMARKS.md"))
         png = report.with_name("benchmarks-cpu.png")
-    plot(run["cells"], png)
+    if run["cells"]:
+        plot(run["cells"], png)
     write_report(run, report, png)
     out_json.write_text(json.dumps(run, indent=1))
-    log(f"wrote {report}, {png} and {out_json}")
+    log(f"wrote {report}{f', {png}' if run['cells'] else ''} and {out_json}")
 
 
 def regenerate(json_path: str, report: str | None):
@@ -1227,7 +1825,8 @@ def regenerate(json_path: str, report: str | None):
     run = json.loads(Path(json_path).read_text())
     out = Path(report) if report else (RESULTS / "BENCHMARKS-quick.md" if run["quick"] else BENCH / "BENCHMARKS.md")
     png = out.with_name(out.stem + "-cpu.png") if run["quick"] else out.with_name("benchmarks-cpu.png")
-    plot(run["cells"], png, run.get("contenders"))
+    if run["cells"]:
+        plot(run["cells"], png, run.get("contenders"))
     write_report(run, out, png)
     log(f"wrote {out} and {png}")
 
