@@ -15,7 +15,8 @@ fresh server with its own streams): what a rendition costs against its live 1080
 CPU from 1 to 200 viewers of one rendition, and the bytes a 12-camera wall receives over /ws at
 full size and at tile width (bench/wallclient.py).
 
-Environment: FRAMECAST (the binary), FRAMECAST_BEFORE (the pre-change binary, contender
+Environment: FRAMECAST (the binary; FRAMECAST_COMMIT names its commit when it was built outside
+this checkout), FRAMECAST_BEFORE (the pre-change binary, contender
 framecast-before; default: bench/build-before.sh's build of BEFORE_REF, default 42ce3ee, built if
 missing), BENCH_QUICK=1, BENCH_CONTENDERS=framecast,floor,...,
 BENCH_CLIENTS=1,50 (720p cells), BENCH_SLOW_SECONDS, BENCH_SKIP_SLOW=1, BENCH_AB_REPEATS (extra
@@ -118,7 +119,10 @@ if os.environ.get("BENCH_READER_CLIENTS") is not None:
 # Framecast with its own streams:
 # (1) cost: a live 1080p30 encode with one viewer, against the same with one more viewer of a
 #     rendition (960x540: a quarter of the pixels; 480x270: a quarter of each side); the
-#     rendition's cost is the difference, at most a quarter of the source's.
+#     rendition's cost is the difference, at most a quarter of the source's. Both inputs a
+#     rendition has: the source's JPEGs (decoded at a reduced scale: a camera that sends MJPEG),
+#     and the raw pictures of a pipeline that tees them to `appsink name=raw` before its encoder
+#     (shrunk, nothing decoded: pipelines/test.pipeline and camera.pipeline).
 # (2) fan-out: 1, 50 and 200 viewers of one 320-px rendition of 1080p30 frames; server CPU flat
 #     within 10%, and /api/streams showing one rendition with every viewer on it.
 # (3) the wall: one WebSocket subscribed to 12 1080p streams at full size, against the same
@@ -126,8 +130,14 @@ if os.environ.get("BENCH_READER_CLIENTS") is not None:
 # 4:2:0 (format=I420), as cameras send MJPEG: without a format, videotestsrc and jpegenc agree on
 # Y444 and the JPEGs are 4:4:4 (as the matrix's pre-rendered frames are), a third larger and slower
 # to encode and to decode. The fan-out and wall cells play pre-rendered 4:2:0 frames (frames-1080-i420).
-RENDITION_SOURCE = ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
-                    f"! video/x-raw,format=I420,width=1920,height=1080,framerate={FPS}/1 ! jpegenc ! appsink name=sink")
+_PATTERN = ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
+            f"! video/x-raw,format=I420,width=1920,height=1080,framerate={FPS}/1")
+RENDITION_SOURCES = {
+    "jpeg": f"{_PATTERN} ! jpegenc ! appsink name=sink",
+    # as pipelines/test.pipeline tees its pictures (each branch its one-picture leaky queue)
+    "raw": (f"{_PATTERN} ! tee name=picture ! queue max-size-buffers=1 leaky=downstream ! jpegenc ! appsink name=sink "
+            "picture. ! queue max-size-buffers=1 leaky=downstream ! appsink name=raw"),
+}
 RENDITION_FRAMES_FORMAT = "I420"
 RENDITION_WIDTHS = [960, 480]
 RENDITION_MAX_COST = 0.25
@@ -144,8 +154,8 @@ WALL_FPS = int(os.environ.get("BENCH_WALL_FPS", "10"))
 WALL_TILE_WIDTH = 480
 WALL_MIN_SAVING = 8.0
 RENDITION_REPEATS = int(os.environ.get("BENCH_RENDITION_REPEATS", "2" if QUICK else "3"))
-RENDITION_WARMUP = 4.0  # a rendition starts on its first request: its encoder and first frames
-RENDITION_WINDOW = 5.0 if QUICK else 8.0
+RENDITION_WARMUP = 3.0  # a rendition starts on its first request: its encoder and first frames
+RENDITION_WINDOW = 5.0 if QUICK else 6.0
 
 # The parts of a run (BENCH_ONLY=renditions,slow,... runs only those; default: every part).
 PARTS = ["matrix", "before", "readers", "syscalls", "slow", "renditions"]
@@ -765,14 +775,14 @@ def renditions_of(api: dict | None, stream: str) -> list[dict]:
 
 
 # The server's threads by what they do (/proc/PID/task/*/comm, the last 15 bytes of a long name):
-# GStreamer names a streaming thread after its source pad (videotestsrc0:src, imagesequencesrc0:src;
-# a rendition's appsrc "src" gives "src:src", where videoscale and jpegenc run). A rendition decodes
-# on a serial DispatchQueue, which runs on libdispatch's overcommit pool
-# ("com.apple.root.default-qos.overcommit"); Swift's tasks (the WebSocket writer among them) run on
-# the cooperative pool ("com.apple.root.default-qos").
+# GStreamer names a streaming thread after its source pad (videotestsrc0:src, imagesequencesrc0:src,
+# and a tee's branches queue0:src, queue1:src; a rendition's appsrc "src" gives "src:src", where
+# videoscale and jpegenc run). A rendition decodes a JPEG or shrinks a raw picture on a serial
+# DispatchQueue, which runs on libdispatch's overcommit pool ("com.apple.root.default-qos.overcommit");
+# Swift's tasks (the WebSocket writer among them) run on the cooperative pool ("com.apple.root.default-qos").
 THREAD_GROUPS = [
-    ("source pipeline", lambda n: n.startswith(("videotestsrc", "imagesequence"))),
-    ("rendition decode", lambda n: n.endswith("qos.overcommit")),
+    ("source pipeline", lambda n: n.startswith(("videotestsrc", "imagesequence", "queue"))),
+    ("rendition input", lambda n: n.endswith("qos.overcommit")),
     ("rendition scale+encode", lambda n: n == "src:src"),
     ("event loops", lambda n: n.startswith("NIO-")),
     ("swift tasks", lambda n: n.endswith("default-qos")),
@@ -820,7 +830,7 @@ class Marks:
 def idle_window() -> dict:
     """The server with the source defined but not running (no viewer, not always-on)."""
     wait_quiet()
-    server = Server("framecast", None, None, "rendition-idle", command=framecast_streams({"cam": RENDITION_SOURCE}, always_on=False))
+    server = Server("framecast", None, None, "rendition-idle", command=framecast_streams({"cam": RENDITION_SOURCES["jpeg"]}, always_on=False))
     marks = Marks(server)
     try:
         time.sleep(1.0)
@@ -834,11 +844,13 @@ def idle_window() -> dict:
     return {"variant": "idle", **w}
 
 
-def rendition_cost_window(width: int | None, repeat: int) -> dict:
-    """One viewer of the live 1080p30 source, and with `width` one more viewer of that rendition."""
+def rendition_cost_window(source: str, width: int | None, repeat: int) -> dict:
+    """One viewer of the live 1080p30 source (RENDITION_SOURCES[source]), and with `width` one more
+    viewer of that rendition."""
     variant = str(width) if width else "source"
     wait_quiet()
-    server = Server("framecast", None, None, f"rendition-cost-{variant}-{repeat}", command=framecast_streams({"cam": RENDITION_SOURCE}))
+    server = Server("framecast", None, None, f"rendition-cost-{source}-{variant}-{repeat}",
+                    command=framecast_streams({"cam": RENDITION_SOURCES[source]}))
     marks = Marks(server)
     results: dict = {}
 
@@ -863,9 +875,9 @@ def rendition_cost_window(width: int | None, repeat: int) -> dict:
         raise RuntimeError(results["error"])
     w = marks.window()
     api = w.pop("api")
-    source = next((s for s in (api or {}).get("streams", []) if s.get("name") == "cam"), {})
-    return {"variant": variant, "width": width, "repeat": repeat, "server_alive": alive, **w,
-            "source_fps": source.get("fps"), "renditions": renditions_of(api, "cam"),
+    status = next((s for s in (api or {}).get("streams", []) if s.get("name") == "cam"), {})
+    return {"input": source, "variant": variant, "width": width, "repeat": repeat, "server_alive": alive, **w,
+            "source_fps": status.get("fps"), "renditions": renditions_of(api, "cam"),
             "source_load": results.get("source"), "rendition_load": results.get("rendition")}
 
 
@@ -914,7 +926,7 @@ def log_window(w: dict, what: str):
 def measure_renditions(frames1080: Path, commit: str) -> dict:
     """The three rendition cells; each window on a fresh server, orders alternating between repeats."""
     out = {"run_id": None, "date": None, "commit": commit, "repeats": RENDITION_REPEATS, "warmup": RENDITION_WARMUP,
-           "window": RENDITION_WINDOW, "source": RENDITION_SOURCE, "wall_fps": WALL_FPS, "wall_tile_width": WALL_TILE_WIDTH,
+           "window": RENDITION_WINDOW, "sources": RENDITION_SOURCES, "wall_fps": WALL_FPS, "wall_tile_width": WALL_TILE_WIDTH,
            "fanout_width": FANOUT_WIDTH, "cost": [], "fanout": [], "wall": [], "errors": []}
 
     def attempt(what, fn, *args):
@@ -929,12 +941,12 @@ def measure_renditions(frames1080: Path, commit: str) -> dict:
         return w
 
     out["idle"] = attempt("idle server", idle_window)
-    variants: list[int | None] = [None] + RENDITION_WIDTHS
+    variants = [(source, width) for source in RENDITION_SOURCES for width in [None] + RENDITION_WIDTHS]
     for r in range(RENDITION_REPEATS):
         order = variants[r % len(variants):] + variants[:r % len(variants)]
-        for width in (order if r % 2 == 0 else list(reversed(order))):
-            w = attempt(f"cost, source viewer{f' + {width}-px rendition viewer' if width else ''} (repeat {r + 1})",
-                        rendition_cost_window, width, r)
+        for source, width in (order if r % 2 == 0 else list(reversed(order))):
+            w = attempt(f"cost, {source} input: source viewer{f' + {width}-px rendition viewer' if width else ''} (repeat {r + 1})",
+                        rendition_cost_window, source, width, r)
             if w:
                 out["cost"].append(w)
     for r in range(RENDITION_REPEATS):
@@ -1295,77 +1307,87 @@ def renditions_section(run) -> list[str]:
     out[-1] += (f" Every window on a freshly started Framecast (`--always-on`), a {R['warmup']:.0f} s warm-up (a rendition "
                 f"starts on its first request), a {R['window']:.0f} s window; {R['repeats']} windows of each kind, the order "
                 "alternating from repeat to repeat; medians, with the windows' values in brackets. *CPU* = the server's "
-                "user+sys over the window (% of one core); its threads, by name: *source* (the stream's pipeline thread), "
-                "*decode* (libjpeg's scaled decode on the rendition's Dispatch queue), *scale+encode* (the rendition's "
+                "user+sys over the window (% of one core); its threads, by name: *source* (the stream's pipeline threads), "
+                "*input* (the rendition's Dispatch queue: libjpeg's scaled decode of each JPEG, or the shrink of a raw picture), *scale+encode* (the rendition's "
                 "appsrc thread: videoscale, jpegenc), *loops* (NIO's event loops: HTTP and WebSocket delivery), *tasks* (Swift's "
                 "cooperative pool: request handling, the WebSocket writer), *other* (the rest, threads that ended included).")
     out.append("")
     verdicts = []
 
-    # (1) per-rendition cost
+    # (1) per-rendition cost, for each input
     cost = R.get("cost", [])
     idle = R.get("idle")
     idle_pct = idle["server_cpu_pct"] if idle else 0.0
-    by = {}
+    by: dict[tuple[str, str], list[dict]] = {}
     for w in cost:
-        by.setdefault(w["variant"], []).append(w)
-    src = by.get("source", [])
+        by.setdefault((w.get("input", "jpeg"), w["variant"]), []).append(w)
+    inputs = [i for i in R.get("sources", {"jpeg": R.get("source")}) if any(k[0] == i for k in by)]
+    input_names = {"jpeg": "JPEG input", "raw": "raw input"}
     if cost:
         out.append("### Per-rendition cost")
         out.append("")
-        out.append(f"Source `{R['source']}` (a live 1080p30 encode, 4:2:0, at jpegenc's default quality, 85). Each window has one "
-                   "viewer of the source; the rendition windows one more viewer of `/stream/cam?width=W`. Idle server "
-                   f"(source defined, not running): {fmt(idle_pct if idle else None)}% of a core, subtracted from the source's cost.")
+        out.append("A live 1080p30 encode (videotestsrc smpte, moving, 4:2:0, jpegenc's default quality 85), as two sources: "
+                   "*JPEG input*, `" + R["sources"]["jpeg"] + "`: a rendition decodes its JPEGs at a reduced scale (as for a "
+                   "camera that sends MJPEG); *raw input*, `" + R["sources"].get("raw", "") + "`: the pipeline tees its raw "
+                   "pictures to `appsink name=raw`, as pipelines/test.pipeline does, and a rendition shrinks those (nothing "
+                   "decoded). Each window has one viewer of the source; the rendition windows one more viewer of "
+                   f"`/stream/cam?width=W`. Idle server (source defined, not running): {fmt(idle_pct if idle else None)}% of a "
+                   "core, subtracted from the source's cost. *Input* = the rendition's decode (JPEG) or shrink (raw) on its "
+                   "Dispatch queue; *encodeMilliseconds* from /api/streams (decode or shrink, scale and encode of one frame).")
         out.append("")
-        out.append("| viewers | server CPU % | source % | decode % | scale+encode % | loops % | tasks % | other % | rendition fps | encodeMilliseconds |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for variant, label in [("source", "source only")] + [(str(w), f"source + {w}-px rendition") for w in RENDITION_WIDTHS]:
-            ws = by.get(variant, [])
-            if not ws:
-                continue
-            cpu = values(ws, lambda w: w["server_cpu_pct"])
-            th = {g: med(values(ws, lambda w, g=g: w["threads_pct"].get(g))) for g in groups}
-            rfps = values(ws, lambda w: w["renditions"][0].get("fps") if w.get("renditions") else None)
-            ems = values(ws, lambda w: w["renditions"][0].get("encodeMilliseconds") if w.get("renditions") else None)
-            size = ""
-            if ws[0].get("renditions"):
-                r0 = ws[0]["renditions"][0]
-                size = f" ({r0.get('width')}x{r0.get('height')})"
-            out.append(f"| {label}{size} | {fmt(med(cpu))} ({listed(cpu)}) | {fmt(th['source pipeline'])} | {fmt(th['rendition decode'])} | "
-                       f"{fmt(th['rendition scale+encode'])} | {fmt(th['event loops'])} | {fmt(th['swift tasks'])} | {fmt(th['other'])} | "
-                       f"{fmt(med(rfps)) if rfps else 'n/a'} | {fmt(med(ems), 2) if ems else 'n/a'} |")
+        out.append("| input | viewers | server CPU % | source % | input % | scale+encode % | loops % | tasks % | other % | rendition fps | encodeMilliseconds |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for source in inputs:
+            for variant, label in [("source", "source only")] + [(str(w), f"source + {w}-px rendition") for w in RENDITION_WIDTHS]:
+                ws = by.get((source, variant), [])
+                if not ws:
+                    continue
+                cpu = values(ws, lambda w: w["server_cpu_pct"])
+                th = {g: med(values(ws, lambda w, g=g: w["threads_pct"].get(g))) for g in groups}
+                rfps = values(ws, lambda w: w["renditions"][0].get("fps") if w.get("renditions") else None)
+                ems = values(ws, lambda w: w["renditions"][0].get("encodeMilliseconds") if w.get("renditions") else None)
+                size = ""
+                if ws[0].get("renditions"):
+                    r0 = ws[0]["renditions"][0]
+                    size = f" ({r0.get('width')}x{r0.get('height')}, input {r0.get('input', '?')})"
+                out.append(f"| {input_names[source]} | {label}{size} | {fmt(med(cpu))} ({listed(cpu)}) | {fmt(th['source pipeline'])} | "
+                           f"{fmt(th['rendition input'])} | {fmt(th['rendition scale+encode'])} | {fmt(th['event loops'])} | "
+                           f"{fmt(th['swift tasks'])} | {fmt(th['other'])} | {fmt(med(rfps)) if rfps else 'n/a'} | "
+                           f"{fmt(med(ems), 2) if ems else 'n/a'} |")
         out.append("")
-        a_by_repeat = {w["repeat"]: w["server_cpu_pct"] for w in src}
-        source_cost = med([w["server_cpu_pct"] for w in src]) - idle_pct if src else None
-        out.append(f"Rendition cost = server CPU with the rendition's viewer minus without, paired by repeat; source cost = "
-                   f"the source-only windows' median minus the idle server ({fmt(source_cost)}% of a core). *By its threads*: the "
-                   "rendition's decode and scale+encode threads alone (no delivery), a check on the difference. Target: at most "
-                   f"{RENDITION_MAX_COST:.2f} of the source's cost.")
+        out.append("Rendition cost = server CPU with the rendition's viewer minus without, paired by repeat (the two windows "
+                   "of a repeat ran one after the other); source cost = that input's source-only windows' median minus the idle "
+                   "server. *By its threads* = the rendition's input and scale+encode threads alone (no delivery), a check on "
+                   f"the difference. Target: at most {RENDITION_MAX_COST:.2f} of the source's cost.")
         out.append("")
-        out.append("| rendition | share of the pixels | cost % (b − a per repeat) | × source | by its threads % | × source | ≤ 0.25 |")
-        out.append("|---|---:|---:|---:|---:|---:|---|")
-        oks = []
-        for width in RENDITION_WIDTHS:
-            ws = by.get(str(width), [])
-            diffs = [w["server_cpu_pct"] - a_by_repeat[w["repeat"]] for w in ws if w["repeat"] in a_by_repeat]
-            own = values(ws, lambda w: w["threads_pct"]["rendition decode"] + w["threads_pct"]["rendition scale+encode"])
-            if not diffs or not source_cost:
-                oks.append(None)
-                continue
-            d = med(diffs)
-            ratio = d / source_cost
-            rfps = med(values(ws, lambda w: w["renditions"][0].get("fps") if w.get("renditions") else None))
-            ok = ratio <= RENDITION_MAX_COST and rfps is not None and rfps >= KEPT_UP_MEDIAN
-            oks.append(ok)
-            r0 = (ws[0].get("renditions") or [{}])[0]
-            share = (r0.get("width") or 0) * (r0.get("height") or 0) / (1920 * 1080)
-            out.append(f"| {r0.get('width')}x{r0.get('height')} | {share:.3f} | {fmt(d)} ({listed(diffs)}) | {ratio:.2f} | "
-                       f"{fmt(med(own))} | {med(own) / source_cost:.2f} | {'yes' if ok else '**no**'} |")
-            verdicts.append(f"- Per-rendition cost, {r0.get('width')}x{r0.get('height')}: {ratio:.2f} × the 1080p30 source's "
-                            f"(target ≤ {RENDITION_MAX_COST:.2f}): {verdict(ok)}"
-                            + ("" if rfps and rfps >= KEPT_UP_MEDIAN else
-                               f"; **the rendition ran at {fmt(rfps)} fps**, below its source's {FPS}: its cost is understated")
-                            + ".")
+        out.append("| input | rendition | share of the pixels | source cost % | rendition cost % (b − a per repeat) | × source | by its threads % | × source | ≤ 0.25 |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        for source in inputs:
+            src = by.get((source, "source"), [])
+            a_by_repeat = {w["repeat"]: w["server_cpu_pct"] for w in src}
+            source_cost = med([w["server_cpu_pct"] for w in src]) - idle_pct if src else None
+            for width in RENDITION_WIDTHS:
+                ws = by.get((source, str(width)), [])
+                diffs = [w["server_cpu_pct"] - a_by_repeat[w["repeat"]] for w in ws if w["repeat"] in a_by_repeat]
+                own = values(ws, lambda w: w["threads_pct"]["rendition input"] + w["threads_pct"]["rendition scale+encode"])
+                if not diffs or not source_cost:
+                    verdicts.append(f"- Per-rendition cost, {input_names[source]}, width {width}: not measured.")
+                    continue
+                d = med(diffs)
+                ratio = d / source_cost
+                rfps = med(values(ws, lambda w: w["renditions"][0].get("fps") if w.get("renditions") else None))
+                ok = ratio <= RENDITION_MAX_COST and rfps is not None and rfps >= KEPT_UP_MEDIAN
+                r0 = (ws[0].get("renditions") or [{}])[0]
+                share = (r0.get("width") or 0) * (r0.get("height") or 0) / (1920 * 1080)
+                out.append(f"| {input_names[source]} | {r0.get('width')}x{r0.get('height')} | {share:.3f} | {fmt(source_cost)} | "
+                           f"{fmt(d)} ({listed(diffs)}) | {ratio:.2f} | {fmt(med(own))} | {med(own) / source_cost:.2f} | "
+                           f"{'yes' if ok else '**no**'} |")
+                verdicts.append(f"- Per-rendition cost, {input_names[source]}, {r0.get('width')}x{r0.get('height')}: {ratio:.2f} × "
+                                f"the 1080p30 source's (by its threads {med(own) / source_cost:.2f} ×; target ≤ {RENDITION_MAX_COST:.2f}): "
+                                f"{verdict(ok)}"
+                                + ("" if rfps and rfps >= KEPT_UP_MEDIAN else
+                                   f"; **the rendition ran at {fmt(rfps)} fps**, below its source's {FPS}: its cost is understated")
+                                + ".")
         out.append("")
 
     # (2) one encode per rendition
@@ -1378,13 +1400,13 @@ def renditions_section(run) -> list[str]:
                    f"at 50 and 200 viewers within {100 * (FANOUT_MAX_GROWTH - 1):.0f}% of 1 viewer's; /api/streams lists one "
                    "rendition with N clients.")
         out.append("")
-        out.append("| viewers | server CPU % | × 1 viewer | source % | decode % | scale+encode % | loops % | tasks % | other % | renditions listed / clients | rendition fps | viewer fps min / med | MB/s |")
+        out.append("| viewers | server CPU % | × 1 viewer | source % | input % | scale+encode % | loops % | tasks % | other % | renditions listed / clients | rendition fps | viewer fps min / med | MB/s |")
         out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|")
         byn = {}
         for w in fan:
             byn.setdefault(w["clients"], []).append(w)
         base = med([w["server_cpu_pct"] for w in byn.get(1, [])]) if byn.get(1) else None
-        base_own = (med([w["threads_pct"]["rendition decode"] + w["threads_pct"]["rendition scale+encode"] for w in byn[1]])
+        base_own = (med([w["threads_pct"]["rendition input"] + w["threads_pct"]["rendition scale+encode"] for w in byn[1]])
                     if byn.get(1) else None)
         growth, one_encoder = [], []
         for n in sorted(byn):
@@ -1397,8 +1419,8 @@ def renditions_section(run) -> list[str]:
             rfps = values(ws, lambda w: w["renditions"][0].get("fps") if w["renditions"] else None)
             x = med(cpu) / base if base else None
             if n != 1 and x is not None:
-                growth.append((n, x, (th["rendition decode"] + th["rendition scale+encode"]) / base_own if base_own else None))
-            out.append(f"| {n} | {fmt(med(cpu))} ({listed(cpu)}) | {fmt(x, 2)} | {fmt(th['source pipeline'])} | {fmt(th['rendition decode'])} | "
+                growth.append((n, x, (th["rendition input"] + th["rendition scale+encode"]) / base_own if base_own else None))
+            out.append(f"| {n} | {fmt(med(cpu))} ({listed(cpu)}) | {fmt(x, 2)} | {fmt(th['source pipeline'])} | {fmt(th['rendition input'])} | "
                        f"{fmt(th['rendition scale+encode'])} | {fmt(th['event loops'])} | {fmt(th['swift tasks'])} | {fmt(th['other'])} | "
                        f"{'; '.join(sorted(set(listed_r)))} | "
                        f"{fmt(med(rfps)) if rfps else 'n/a'} | {fmt(min(w['load']['fps_min'] for w in ws))} / "
@@ -1428,7 +1450,7 @@ def renditions_section(run) -> list[str]:
                    "*Bytes/s* = bytes received on the socket (WebSocket framing included); *frame set* = one JPEG of each stream "
                    "(the sum of the per-stream mean sizes). Target: at least 8x fewer bytes per second with tiles.")
         out.append("")
-        out.append("| subscription | bytes/s received, MB/s | frame set, kB | streams / names | fps per stream min / med | server CPU % | source % | decode % | scale+encode % | loops % | tasks % | other % | client CPU % | latency p50 / p99 ms |")
+        out.append("| subscription | bytes/s received, MB/s | frame set, kB | streams / names | fps per stream min / med | server CPU % | source % | input % | scale+encode % | loops % | tasks % | other % | client CPU % | latency p50 / p99 ms |")
         out.append("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         bym = {}
         for w in wall:
@@ -1448,7 +1470,7 @@ def renditions_section(run) -> list[str]:
             out.append(f"| {label} | {fmt(med(mb), 2)} ({listed(mb, 2)}) | {fmt(med(sets), 0)} | "
                        f"{min(w['load']['streams_received'] for w in ws)} / `{example}`… | "
                        f"{fmt(min(w['load']['fps_min'] for w in ws))} / {fmt(med([w['load']['fps_median'] for w in ws]))} | "
-                       f"{fmt(med(cpu))} ({listed(cpu)}) | {fmt(th['source pipeline'])} | {fmt(th['rendition decode'])} | "
+                       f"{fmt(med(cpu))} ({listed(cpu)}) | {fmt(th['source pipeline'])} | {fmt(th['rendition input'])} | "
                        f"{fmt(th['rendition scale+encode'])} | {fmt(th['event loops'])} | {fmt(th['swift tasks'])} | {fmt(th['other'])} | "
                        f"{fmt(med(values(ws, lambda w: w['load'].get('client_cpu_pct'))))} | "
                        f"{fmt(med(values(ws, lambda w: w['load'].get('latency_ms_p50'))))} / "
@@ -1676,7 +1698,8 @@ def main():
         notes.append("gstreamer contender skipped: no Python with PyGObject (apt-get install python3-gi gir1.2-gstreamer-1.0)")
         contenders.remove("gstreamer")
     fc = framecast_binary()
-    commit = binary_commit(fc) if fc else "unknown"
+    # FRAMECAST_COMMIT names the commit of a binary built outside this checkout
+    commit = os.environ.get("FRAMECAST_COMMIT") or (binary_commit(fc) if fc else "unknown")
     before = framecast_before_binary() if "framecast-before" in contenders else None
     before_commit = binary_commit(before) if before else None
 
