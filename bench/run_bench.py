@@ -533,14 +533,14 @@ class Server:
         self.logfile.close()
 
 
-def run_load(url, clients, warmup, duration, rate=0.0, on_window=None, client_args=()):
+def run_load(url, clients, warmup, duration, rate=0.0, on_window=None, client_args=(), spread=SPREAD):
     """Runs bin/loadclient; on_window("start"|"end") is called at the window's edges."""
     cmd = [str(BIN / "loadclient"), "--url", url, "--clients", str(clients), "--warmup", str(warmup),
-           "--duration", str(duration), "--spread", str(SPREAD)]
+           "--duration", str(duration), "--spread", str(spread)]
     if rate:
         cmd += ["--rate", str(rate)]
     cmd += list(client_args)
-    return run_client(cmd, SPREAD + warmup + duration, on_window, "load client")
+    return run_client(cmd, spread + warmup + duration, on_window, "load client")
 
 
 def run_wall(url, subscription, warmup, duration, on_window=None):
@@ -856,7 +856,9 @@ def rendition_cost_window(source: str, width: int | None, repeat: int) -> dict:
 
     def viewer(key, path, on_window):
         try:
-            results[key] = run_load(f"http://127.0.0.1:{server.port}{path}", 1, RENDITION_WARMUP, RENDITION_WINDOW, on_window=on_window)
+            # one viewer each: no connects to spread
+            results[key] = run_load(f"http://127.0.0.1:{server.port}{path}", 1, RENDITION_WARMUP, RENDITION_WINDOW,
+                                    on_window=on_window, spread=0)
         except Exception as e:  # noqa: BLE001
             results["error"] = f"{key}: {e}"
 
@@ -867,7 +869,7 @@ def rendition_cost_window(source: str, width: int | None, repeat: int) -> dict:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(SPREAD + RENDITION_WARMUP + RENDITION_WINDOW + 90)
+            t.join(RENDITION_WARMUP + RENDITION_WINDOW + 90)
         alive = server.proc.poll() is None
     finally:
         server.close()
@@ -1276,8 +1278,9 @@ def readers_section(run) -> list[str]:
     return out
 
 
-def renditions_section(run) -> list[str]:
-    """The renditions issue's three targets: per-rendition cost, one encode per rendition, the wall."""
+def renditions_section(run, separate=False) -> list[str]:
+    """The renditions issue's three targets: per-rendition cost, one encode per rendition, the wall.
+    `separate`: the section goes into another run's report (BENCH_ONLY=renditions)."""
     R = run.get("renditions")
     if not R:
         return []
@@ -1300,7 +1303,7 @@ def renditions_section(run) -> list[str]:
     frames_note = ("300 pre-rendered 1080p 4:2:0 JPEGs (`frames-1080-i420`: videotestsrc smpte + timeoverlay, "
                    f"jpegenc quality 85{mean})")
     out = ["## Renditions", ""]
-    same = R.get("run_id") == run.get("run_id")
+    same = R.get("run_id") == run.get("run_id") and not separate
     out.append(f"In this run ({R.get('date')}, Framecast commit `{R.get('commit')}`)." if same else
                f"Run `{R.get('run_id')}` (`BENCH_ONLY=renditions`, separate from the tables above), {R.get('date')}, "
                f"Framecast commit `{R.get('commit')}`.")
@@ -1827,7 +1830,7 @@ def main():
     if ONLY and not QUICK and "renditions" in ONLY and run.get("renditions") and "BENCH_REPORT" not in os.environ:
         # A run of the rendition cells alone also replaces the Renditions section of the committed
         # report (it names its own run, apart from the matrix's).
-        splice_section(BENCH / "BENCHMARKS.md", "## Renditions", renditions_section(run))
+        splice_section(BENCH / "BENCHMARKS.md", "## Renditions", renditions_section(run, separate=True))
         log(f"updated the Renditions section of {BENCH / 'BENCHMARKS.md'}")
     if QUICK or ONLY or os.environ.get("BENCH_CLIENTS") or os.environ.get("BENCH_CONTENDERS"):
         name = "BENCHMARKS-quick.md" if QUICK else f"BENCHMARKS-{'-'.join(ONLY)}.md" if ONLY else "BENCHMARKS-quick.md"
@@ -1846,12 +1849,19 @@ def main():
 def regenerate(json_path: str, report: str | None):
     """`run_bench.py --report results/RUN.json [OUT.md]`: rewrites a report from a run's raw results."""
     run = json.loads(Path(json_path).read_text())
-    out = Path(report) if report else (RESULTS / "BENCHMARKS-quick.md" if run["quick"] else BENCH / "BENCHMARKS.md")
-    png = out.with_name(out.stem + "-cpu.png") if run["quick"] else out.with_name("benchmarks-cpu.png")
+    only = run.get("only") or []
+    if only and not report and not run["quick"] and run.get("renditions"):
+        # as the run itself did: its Renditions section into the committed report
+        splice_section(BENCH / "BENCHMARKS.md", "## Renditions", renditions_section(run, separate=True))
+        log(f"updated the Renditions section of {BENCH / 'BENCHMARKS.md'}")
+    default = (RESULTS / "BENCHMARKS-quick.md" if run["quick"] else RESULTS / f"BENCHMARKS-{'-'.join(only)}.md" if only
+               else BENCH / "BENCHMARKS.md")
+    out = Path(report) if report else default
+    png = out.with_name(out.stem + "-cpu.png") if run["quick"] or only else out.with_name("benchmarks-cpu.png")
     if run["cells"]:
         plot(run["cells"], png, run.get("contenders"))
     write_report(run, out, png)
-    log(f"wrote {out} and {png}")
+    log(f"wrote {out}" + (f" and {png}" if run["cells"] else ""))
 
 
 if __name__ == "__main__":
