@@ -35,8 +35,9 @@ browser-test: deps
 # Framecast against the Flask recipe, a GStreamer-only server, a C floor and the pre-change binary
 # (framecast-before: built once from BEFORE_REF, default 42ce3ee, into bench/before/<commit>/ by
 # bench/build-before.sh, about 10 minutes the first time; FRAMECAST_BEFORE=/path skips the build),
-# side by side (about 25 minutes; writes bench/BENCHMARKS.md). bench-quick is a 5-minute smoke run.
-# e.g. make bench BEFORE_REF=<commit>
+# side by side, then the rendition cells (about 32 minutes; writes bench/BENCHMARKS.md). bench-quick
+# is an 8-minute smoke run. e.g. make bench BEFORE_REF=<commit>; make bench BENCH_ONLY=renditions
+# for the rendition cells alone (about 7 minutes; replaces the Renditions section of the report).
 bench: release
 	$(MAKE) -C bench FRAMECAST=$(CURDIR)/.build/release/framecast
 

@@ -153,7 +153,7 @@ WALL_FPS = int(os.environ.get("BENCH_WALL_FPS", "10"))
 # 1920-px window at DPR 1.
 WALL_TILE_WIDTH = 480
 WALL_MIN_SAVING = 8.0
-RENDITION_REPEATS = int(os.environ.get("BENCH_RENDITION_REPEATS", "2" if QUICK else "3"))
+RENDITION_REPEATS = int(os.environ.get("BENCH_RENDITION_REPEATS", "1" if QUICK else "3"))
 RENDITION_WARMUP = 3.0  # a rendition starts on its first request: its encoder and first frames
 RENDITION_WINDOW = 5.0 if QUICK else 6.0
 
