@@ -268,14 +268,18 @@ const renditionWidth = (name) => Number((/@(\d+)x/.exec(name) || [])[1] || 0);
 const snap16 = (px) => Math.max(16, Math.round(px / 16) * 16);
 
 // What a tile asks for: its stream at the width its picture is drawn at, in device pixels, or
-// the stream itself (its name) when that is not smaller or the stream's size is not known yet.
+// the stream itself (its name) when that is not smaller. A stream whose size is not known yet
+// (it never played) is asked at the tile's width: the server answers with the stream itself when
+// that is not smaller, so a cold wall never starts at full size.
 function tileRequest(tile) {
   const { width, height } = tile.info;
   const box = tile.img.getBoundingClientRect();
-  if (!width || !height || !box.width || !box.height) return tile.name;
+  if (!box.width || !box.height) return tile.name;
+  const dpr = window.devicePixelRatio || 1;
+  if (!width || !height) return { name: tile.name, width: snap16(box.width * dpr) };
   // object-fit: contain — a source taller than the tile is drawn narrower than the tile.
   const drawn = Math.min(box.width, (box.height * width) / height);
-  const asked = snap16(drawn * (window.devicePixelRatio || 1));
+  const asked = snap16(drawn * dpr);
   return asked < width ? { name: tile.name, width: asked } : tile.name;
 }
 
