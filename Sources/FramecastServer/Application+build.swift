@@ -3,34 +3,39 @@ import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 import NIOCore
+import MediaPipeline
 import Prometheus
-import ServiceLifecycle
 
-/// Builds the whole server: one supervisor (a Service) per stream, the routes and the page. The
+/// Builds the whole server: the streams, the routes, the page and a listener per address. The
 /// `framecast` executable and the tests both use it.
 ///
 /// Throws a `PipelineError` when a pipeline cannot be served (checked before anything runs).
+/// `onServerRunning` is called once every listener accepts connections.
 public func buildApplication(
     configuration: ServerConfiguration,
     logger: Logger,
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) throws -> some ApplicationProtocol {
+    onServerRunning: @escaping @Sendable ([BoundListener]) async -> Void = { _ in }
+) throws -> FramecastApplication {
     // Per application, not the process-wide MetricsSystem: tests run many servers in one process.
     let registry = PrometheusCollectorRegistry()
     let metricsFactory = PrometheusMetricsFactory(registry: registry)
-    let supervisors = try configuration.streams.map { definition in
-        try StreamSupervisor(
-            name: definition.name, pipeline: definition.pipeline, settings: configuration.stream,
-            metrics: StreamMetrics(stream: definition.name, factory: metricsFactory), logger: logger)
-    }
-    let definitions = Dictionary(uniqueKeysWithValues: configuration.streams.map { ($0.name, $0) })
-    let catalog = StreamCatalog(supervisors) { supervisor in
-        RenditionSet(
-            source: supervisor, named: definitions[supervisor.name].map(configuration.namedRenditions(of:)) ?? [:],
-            limit: configuration.maxRenditions, metricsFactory: metricsFactory, logger: logger,
-            encoderDelayForTesting: configuration.renditionEncoderDelayForTesting,
-            creationsPerSecond: configuration.renditionCreationsPerSecond)
-    }
+    let settings = configuration.stream
+    let catalog = try StreamCatalog(
+        configuration.streams,
+        factory: StreamCatalog.Factory(
+            makeSupervisor: { definition throws(PipelineError) in
+                try StreamSupervisor(
+                    name: definition.name, pipeline: definition.pipeline, settings: settings,
+                    metrics: StreamMetrics(stream: definition.name, factory: metricsFactory), logger: logger)
+            },
+            makeRenditions: { supervisor, named in
+                RenditionSet(
+                    source: supervisor, named: named,
+                    limit: configuration.maxRenditions, metricsFactory: metricsFactory, logger: logger,
+                    encoderDelayForTesting: configuration.renditionEncoderDelayForTesting,
+                    creationsPerSecond: configuration.renditionCreationsPerSecond)
+            },
+            namedRenditions: { configuration.namedRenditions(of: $0) }))
     let budget = ClientBudget(limit: configuration.maxClients)
 
     // HEAD reaches every GET route (and HeadMiddleware makes it answer as GET would).
@@ -59,6 +64,10 @@ public func buildApplication(
     snapshots.addRoutes(to: router)
     StatusController(catalog: catalog, budget: budget).addRoutes(to: router)
     MetricsController(registry: registry).addRoutes(to: router)
+    if let reloader = configuration.reloader {
+        reloader.attach(catalog)
+        ReloadController<FramecastRequestContext>(reloader: reloader, requiresAuthentication: configuration.access != nil).addRoutes(to: router)
+    }
 
     // A router of its own: only `/ws` upgrades; everything else stays plain HTTP.
     let webSocketRouter = Router(context: FramecastWebSocketRequestContext.self)
@@ -68,40 +77,8 @@ public func buildApplication(
     WallSocketController(
         catalog: catalog, budget: budget, subscribeTimeout: .nanoseconds(configuration.webSocketSubscribeTimeout.saturatingNanoseconds)
     ).addRoutes(to: webSocketRouter)
-    let webSocketResponder = webSocketRouter.buildResponder()
 
-    let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
-        // The idle timeout also bounds how long a request's headers may take (slow senders).
-        http1: .init(idleTimeout: .milliseconds(configuration.headerTimeout.saturatingMilliseconds)),
-        // A subscribed session that leaves a ping unanswered for --client-timeout is closed.
-        ws: .init(maxFrameSize: 64 * 1024, autoPing: .enabled(timePeriod: .milliseconds(configuration.clientTimeout.saturatingMilliseconds)))
-    )
-    let hostPolicy = HostPolicy(
-        bindHost: configuration.host, allowHosts: configuration.allowHosts, allowOrigins: configuration.allowOrigin.map { [$0] } ?? [])
-    let server = HTTPServerBuilder { responder in
-        TunedChildChannel(
-            base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
-            clientTimeout: configuration.clientTimeout,
-            requestTimeout: configuration.headerTimeout,
-            hostPolicy: hostPolicy)
-    }
-
-    return Application(
-        router: router,
-        server: server,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Framecast"),
-        services: supervisors + [RenditionShutdown(catalog: catalog)],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
-        logger: logger
-    )
-}
-
-/// Stops every rendition at shutdown (renditions are made on demand, outside the service group).
-private struct RenditionShutdown: Service {
-    let catalog: StreamCatalog
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await catalog.shutdownRenditions()
-    }
+    return FramecastApplication(
+        configuration: configuration, catalog: catalog, responder: router.buildResponder(),
+        webSocketResponder: webSocketRouter.buildResponder(), logger: logger, onServerRunning: onServerRunning)
 }

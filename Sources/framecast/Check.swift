@@ -14,6 +14,9 @@ struct Check: AsyncParsableCommand {
     @Argument(help: "Pipeline files or folders of *.pipeline files (default: the installation's pipelines folder).")
     var paths: [String] = []
 
+    @Option(help: ArgumentHelp("Check a configuration file instead: every key, and every stream it defines.", valueName: "FILE"))
+    var config: String?
+
     @Option(name: .customLong("set"), help: ArgumentHelp("A pipeline variable (NAME=VALUE or STREAM.NAME=VALUE); repeatable.", valueName: "[STREAM.]NAME=VALUE"))
     var assignments: [String] = []
 
@@ -26,6 +29,10 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let timeout = try Limits.checkTimeout.read(self.timeout)
+        if let config {
+            try await checkConfiguration(config, timeout: timeout)
+            return
+        }
         var sources = StreamSources()
         sources.variables = try PipelineVariables.commandLine(assignments)
         let files = try pipelineFiles()
@@ -39,6 +46,32 @@ struct Check: AsyncParsableCommand {
             print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + line)
         }
         if failures > 0 { throw ExitCode(2) }
+    }
+
+    /// `--config FILE`: the file read as `serve` reads it (each key against its flag), then each
+    /// stream checked like a pipeline file.
+    private func checkConfiguration(_ path: String, timeout: Double) async throws {
+        guard let file = try Serve.configurationFile(explicit: path) else { return }
+        let serve = try Serve.layered(file, [])
+        let definitions = try serve.streams.definitions()
+        _ = try serve.numbers()
+        _ = try serve.namedRenditions()
+        let width = max(8, definitions.map(\.name.count).max() ?? 0)
+        var failures = 0
+        for definition in definitions {
+            let line: String
+            switch await StreamCheck.run(definition.pipeline, probeTimeout: timeout) {
+            case .valid: line = "OK"
+            case .opensDevice: line = "OK     not run (opens a device)"
+            case .firstFrame(let frame): line = "OK     \(frame.format.width)x\(frame.format.height)  \(String(format: "%.1f KB", Double(frame.bytes) / 1024))"
+            case .failed(let reason):
+                failures += 1
+                line = "ERROR  \(reason)"
+            }
+            print(definition.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + line)
+        }
+        if failures > 0 { throw ExitCode(2) }
+        print("\(path): OK")
     }
 
     /// The files named on the command line, each folder's *.pipeline files in its place.

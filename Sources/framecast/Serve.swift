@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import FramecastServer
 import Foundation
 import Logging
@@ -13,10 +14,22 @@ struct Serve: AsyncParsableCommand {
         discussion: "With no pipeline, serves a built-in moving test pattern (1280x720, 30 fps) as stream `test`."
     )
 
+    @Option(help: ArgumentHelp("A YAML configuration file: every flag under its own name (port: 8080), and streams (see README). Flags given here override it. Default: \(ConfigurationFile.defaultPath) when present.", valueName: "FILE"))
+    var config: String?
+
     @OptionGroup var streams: StreamOptions
 
-    @Option(help: "Address to listen on.")
-    var host = "127.0.0.1"
+    @Option(help: "Address to listen on (default 127.0.0.1; with --unix or socket activation, only when given).")
+    var host: String?
+
+    @Option(name: .customLong("unix"), help: ArgumentHelp("Also (or, without --host, only) serve on this unix socket, e.g. behind nginx.", valueName: "PATH"))
+    var unixPath: String?
+
+    @Option(name: .customLong("unix-mode"), help: "Permissions of the --unix socket, in octal (660: its owner and group may connect).")
+    var unixMode = "660"
+
+    @Option(name: .customLong("exit-when-idle"), parsing: .unconditional, help: ArgumentHelp("Exit once no stream has had a viewer for this long (1 to 604800; with socket activation systemd starts it again on the next connection).", valueName: "SECONDS"))
+    var exitWhenIdle: String?
 
     @Option(parsing: .unconditional, help: "Port to listen on (0 to 65535; 0 picks a free one).")
     var port = "8080"
@@ -82,6 +95,8 @@ struct Serve: AsyncParsableCommand {
         var maxClients: Int
         var headerTimeout: Double
         var maxRenditions: Int
+        var exitWhenIdle: Double?
+        var unixMode: UInt16
     }
 
     /// Out of range is a start-up error naming the flag and its range (exit status 2).
@@ -94,7 +109,17 @@ struct Serve: AsyncParsableCommand {
             clientTimeout: try Limits.clientTimeout.read(clientTimeout),
             maxClients: Int(try Limits.maxClients.read(maxClients)),
             headerTimeout: try Limits.headerTimeout.read(headerTimeout),
-            maxRenditions: Int(try Limits.maxRenditions.read(maxRenditions)))
+            maxRenditions: Int(try Limits.maxRenditions.read(maxRenditions)),
+            exitWhenIdle: try exitWhenIdle.map { text throws(ExitCode) in try Limits.exitWhenIdle.read(text) },
+            unixMode: try Self.mode(unixMode))
+    }
+
+    /// `--unix-mode`: octal permission bits, 000 to 777.
+    static func mode(_ text: String) throws(ExitCode) -> UInt16 {
+        guard !text.isEmpty, text.count <= 4, let mode = UInt16(text, radix: 8), mode <= 0o777 else {
+            throw StartupFailure("--unix-mode takes octal permissions from 000 to 777 (e.g. 660), not '\(BoundedNumber.quotable(text))'").exitCode
+        }
+        return mode
     }
 
     /// `--rendition` flags, each read whole or a start-up error (exit status 2).
@@ -122,14 +147,80 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let commandLine = Self.commandLineArguments()
+        let file = try Self.configurationFile(explicit: config)
+        let effective = try file.map { file throws(ExitCode) in try Self.layered(file, commandLine) } ?? self
+        try await effective.serve(configurationPath: file?.path, commandLine: commandLine)
+    }
+
+    /// The arguments given to `serve` on the command line (after the subcommand's name, if any).
+    static func commandLineArguments() -> [String] {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "serve" { arguments.removeFirst() }
+        return arguments
+    }
+
+    /// `--config FILE`, or the default file when it exists; nil without either.
+    static func configurationFile(explicit: String?) throws(ExitCode) -> ConfigurationFile? {
+        let path: String
+        if let explicit {
+            path = explicit
+        } else if FileManager.default.fileExists(atPath: ConfigurationFile.defaultPath) {
+            path = ConfigurationFile.defaultPath
+        } else {
+            return nil
+        }
+        do throws(ConfigurationFile.Failure) {
+            return try ConfigurationFile(path: path)
+        } catch {
+            throw StartupFailure(error.description).exitCode
+        }
+    }
+
+    /// The file's settings under the command line's.
+    static func layered(_ file: ConfigurationFile, _ commandLine: [String]) throws(ExitCode) -> Serve {
+        do {
+            return try Serve.parse(file.layered(under: commandLine))
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw StartupFailure("\(file.path): \(Serve.message(for: error))").exitCode
+        }
+    }
+
+    /// The streams a reload serves: the configuration file and pipeline files read again, under
+    /// the same command line. A reason a person can act on when they do not load.
+    static func reloadedDefinitions(configurationPath: String?, commandLine: [String]) throws -> [StreamDefinition] {
+        try StartupFailure.quietly { () throws -> [StreamDefinition] in
+            let serve: Serve
+            if let configurationPath {
+                let file: ConfigurationFile
+                do throws(ConfigurationFile.Failure) {
+                    file = try ConfigurationFile(path: configurationPath)
+                } catch {
+                    throw StartupFailure(error.description)
+                }
+                serve = try Serve.parse(file.layered(under: commandLine))
+            } else {
+                serve = try Serve.parse(commandLine)
+            }
+            _ = try serve.namedRenditions()
+            return try serve.streams.definitions()
+        }
+    }
+
+    private func serve(configurationPath: String?, commandLine: [String]) async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let environment = ProcessInfo.processInfo.environment
+        let journal = JournalLogHandler.stderrIsJournal(environment: environment)
         LoggingSystem.bootstrap { label in
             // Every line escaped: user names, paths and element messages come from outside.
-            var handler = EscapingLogHandler(StreamLogHandler.standardError(label: label))
+            var handler = EscapingLogHandler(journal ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "framecast")
+        if let configurationPath { logger.info("configuration read from \(configurationPath)") }
 
         let definitions = try streams.definitions()
         if check {
@@ -144,8 +235,22 @@ struct Serve: AsyncParsableCommand {
 
         let numbers = try numbers()
         var configuration = ServerConfiguration(streams: definitions)
-        configuration.host = host
+        let inherited: [Int32]
+        do throws(SocketActivation.Failure) {
+            inherited = try SocketActivation.takeListeningSockets(environment: environment)
+        } catch {
+            throw StartupFailure(error.description).exitCode
+        }
+        configuration.host = host ?? "127.0.0.1"
         configuration.port = numbers.port
+        // Socket activation replaces --host/--port (systemd bound them); --unix adds to either.
+        if !inherited.isEmpty {
+            configuration.listeners = inherited.map { .inherited(descriptor: $0) }
+            if host != nil { logger.warning("socket activation: serving the sockets systemd passed; --host and --port are ignored") }
+        } else if unixPath == nil || host != nil {
+            configuration.listeners = [.tcp(host: configuration.host, port: numbers.port)]
+        }
+        if let unixPath { configuration.listeners.append(.unix(path: unixPath, mode: numbers.unixMode)) }
         configuration.stream.idleTimeout = numbers.idleTimeout
         configuration.stream.alwaysOn = alwaysOn
         configuration.stream.warmupFrames = numbers.warmupFrames
@@ -170,7 +275,7 @@ struct Serve: AsyncParsableCommand {
             throw StartupFailure(error.description).exitCode
         }
         if let warning = configuration.access?.mixedCostWarning { logger.warning("\(warning)") }
-        if configuration.access == nil, host != "127.0.0.1", host != "localhost", host != "::1" {
+        if configuration.access == nil, let host, host != "127.0.0.1", host != "localhost", host != "::1" {
             logger.warning("listening on \(host) without authentication: anyone who can reach it sees the cameras (--auth or --htpasswd)")
         }
         configuration.webRoot = WebRoot.locate(explicit: webRoot)
@@ -178,18 +283,35 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no web root found: `/` will not serve the page (give --web-root)")
         }
 
-        let host = self.host
+        let notifier = SystemdNotifier(environment: environment, logger: logger)
+        let reloader = StreamReloader(
+            load: { try Self.reloadedDefinitions(configurationPath: configurationPath, commandLine: commandLine) },
+            notifier: notifier, logger: logger)
+        configuration.reloader = reloader
         let names = definitions.map(\.name).sorted().joined(separator: ", ")
-        let application: any Service
+        let application: FramecastApplication
         do {
-            application = try buildApplication(configuration: configuration, logger: logger) { port in
-                logger.info("serving http://\(host):\(port)/ (streams: \(names))")
+            application = try buildApplication(configuration: configuration, logger: logger) { listeners in
+                logger.info("serving \(listeners.map(\.description).joined(separator: " and ")) (streams: \(names))")
+                // Listening, every pipeline validated: systemd may send the first clients.
+                notifier?.ready(status: "serving \(definitions.count) stream(s)")
             }
         } catch let error as PipelineError {
             throw StartupFailure(error.description).exitCode
         }
 
-        var group = ServiceGroupConfiguration(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application)]
+        services.append(.init(service: SignalReload(reloader: reloader, notifier: notifier)))
+        if let watchdog = Watchdog(
+            environment: environment, processID: getpid(), notifier: notifier, probe: HealthProbe(catalog: application.catalog), logger: logger)
+        {
+            services.append(.init(service: watchdog))
+        }
+        if let seconds = numbers.exitWhenIdle {
+            // Its return ends the server as SIGTERM would.
+            services.append(.init(service: IdleExit(catalog: application.catalog, seconds: seconds, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // Streams end at once on shutdown; this only bounds a connection that will not close.
         group.maximumGracefulShutdownDuration = Duration.milliseconds(1500)
         group.maximumCancellationDuration = Duration.milliseconds(300)

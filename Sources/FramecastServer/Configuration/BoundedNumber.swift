@@ -76,7 +76,7 @@ public struct BoundedNumber: Sendable, Equatable {
     }
 
     /// What was sent, as the refusal quotes it back (see `EchoedText`), `…` when cut.
-    static func quotable(_ text: String) -> String {
+    public static func quotable(_ text: String) -> String {
         EchoedText.printable(text, limit: 40) + (text.unicodeScalars.count > 40 ? "…" : "")
     }
 

@@ -27,12 +27,14 @@ public enum Limits {
     public static let warmupFrames = BoundedNumber.whole("--warmup-frames", 0...10_000)
     /// Renditions of one stream alive at once.
     public static let maxRenditions = BoundedNumber.whole("--max-renditions", 0...64)
+    /// `--exit-when-idle`: from a second to a week.
+    public static let exitWhenIdle = BoundedNumber("--exit-when-idle", 1...604_800, unit: "seconds")
     /// `framecast check --timeout`.
     public static let checkTimeout = BoundedNumber("--timeout", 0.1...3600, unit: "seconds")
 
     /// Every query parameter and flag, for tests and documentation.
     public static let all: [BoundedNumber] = [
         fps, maxAge, renditionWidth, renditionHeight, renditionQuality, cropCoordinate,
-        port, idleTimeout, frameTimeout, clientTimeout, headerTimeout, maxClients, warmupFrames, maxRenditions, checkTimeout,
+        port, idleTimeout, frameTimeout, clientTimeout, headerTimeout, maxClients, warmupFrames, maxRenditions, exitWhenIdle, checkTimeout,
     ]
 }

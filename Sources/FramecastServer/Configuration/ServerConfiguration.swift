@@ -21,6 +21,10 @@ public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// 0 picks a free port (tests); the bound port is passed to `onServerRunning`.
     public var port = 8080
+    /// Where to accept connections; empty: `host` and `port` alone.
+    public var listeners: [ListenAddress] = []
+    /// Reloads the streams (SIGHUP, `POST /api/reload`); nil: the route is not served.
+    public var reloader: StreamReloader?
     /// Absolute path of the page's folder, or nil to serve no page.
     public var webRoot: String?
     /// Lifecycle settings shared by every stream.
@@ -52,6 +56,11 @@ public struct ServerConfiguration: Sendable {
     var renditionEncoderDelayForTesting = 0
     /// Renditions of one stream made per second once a burst is spent (see `RenditionSet`).
     var renditionCreationsPerSecond = 2.0
+
+    /// The addresses listened on.
+    var listenAddresses: [ListenAddress] {
+        listeners.isEmpty ? [.tcp(host: host, port: port)] : listeners
+    }
 
     /// The named renditions of `stream`: its file's, then the flags' (which win).
     func namedRenditions(of stream: StreamDefinition) -> [String: RenditionRequest] {

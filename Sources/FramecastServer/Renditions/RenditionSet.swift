@@ -176,16 +176,16 @@ public final class RenditionSet: Sendable {
         let logger = self.logger
         let delay = encoderDelayForTesting
         let name = "\(source.name)@\(geometry)"
-        let supervisor = StreamSupervisor(
-            name: name, description: "rendition \(geometry) of \(source.name)",
-            shownDescription: "rendition \(geometry) of \(source.name)", settings: settings, metrics: metrics, logger: logger,
-            framesCarryCaptureTime: true, pictureSize: (geometry.width, geometry.height),
-            onIdle: { [weak self] in self?.retire(geometry, id: id) }
-        ) { callbacks throws(PipelineError) in
+        let described = "rendition \(geometry) of \(source.name)"
+        let feed = StreamSupervisor.Source(description: described, shown: described, offersRawPictures: false) { callbacks throws(PipelineError) in
             try RenditionFeed(
                 source: source, geometry: geometry, statistics: statistics, callbacks: callbacks, eventLoop: eventLoop, logger: logger,
                 encoderDelayForTesting: delay)
         }
+        let supervisor = StreamSupervisor(
+            name: name, source: feed, settings: settings, metrics: metrics, logger: logger,
+            framesCarryCaptureTime: true, pictureSize: (geometry.width, geometry.height),
+            onIdle: { [weak self] in self?.retire(geometry, id: id) })
         logger.debug("rendition created", metadata: ["rendition": .string(name)])
         return Entry(id: id, supervisor: supervisor, statistics: statistics, geometry: geometry, named: named, lastLeasedAt: now)
     }

@@ -1,34 +1,208 @@
-/// Every stream the server serves, in name order (the order of mjpg-streamer's `_N` suffixes;
-/// the first answers `/stream` and `/snapshot`), and each one's renditions.
-public final class StreamCatalog: Sendable {
-    public let streams: [StreamSupervisor]
-    private let byName: [String: StreamSupervisor]
-    private let renditionSets: [String: RenditionSet]
+public import MediaPipeline
+public import ServiceLifecycle
+import Synchronization
 
-    init(_ streams: [StreamSupervisor], renditions: (StreamSupervisor) -> RenditionSet) {
-        precondition(!streams.isEmpty, "a server needs at least one stream")
-        self.streams = streams.sorted { $0.name < $1.name }
-        self.byName = Dictionary(uniqueKeysWithValues: streams.map { ($0.name, $0) })
-        self.renditionSets = Dictionary(uniqueKeysWithValues: streams.map { ($0.name, renditions($0)) })
+/// The streams being served, by name, with their renditions. A reload (`apply`) adds, removes
+/// and changes streams while the server runs; every route looks a stream up here per request.
+///
+/// It is also the service that runs them: each stream begins when the server starts (or when a
+/// reload adds it) and is shut down when the server stops (or when a reload removes it).
+public final class StreamCatalog: Service, Sendable {
+    struct Entry: Sendable {
+        let supervisor: StreamSupervisor
+        let renditions: RenditionSet
+        let definition: StreamDefinition
+        /// The named renditions it was given (its file's and the flags'), to tell a change.
+        let namedRenditions: [String: RenditionRequest]
     }
 
-    public var first: StreamSupervisor { streams[0] }
-    public var names: [String] { streams.map(\.name) }
+    /// What a stream is made of: the hooks `buildApplication` gives.
+    struct Factory: Sendable {
+        let makeSupervisor: @Sendable (StreamDefinition) throws(PipelineError) -> StreamSupervisor
+        let makeRenditions: @Sendable (StreamSupervisor, [String: RenditionRequest]) -> RenditionSet
+        let namedRenditions: @Sendable (StreamDefinition) -> [String: RenditionRequest]
+    }
 
-    public func named(_ name: String) -> StreamSupervisor? { byName[name] }
+    private struct State {
+        /// Sorted by name.
+        var entries: [Entry]
+        var running = false
+        var shutDown = false
+    }
+
+    private let state: Mutex<State>
+    private let factory: Factory
+    /// Serialises reloads: two at once would each diff against the same old set.
+    private let reloading = Mutex(false)
+
+    /// Validates and builds every stream (throws the first `PipelineError`); runs nothing.
+    init(_ definitions: [StreamDefinition], factory: Factory) throws(PipelineError) {
+        precondition(!definitions.isEmpty, "a server needs at least one stream")
+        self.factory = factory
+        var entries: [Entry] = []
+        for definition in definitions {
+            entries.append(try Self.makeEntry(definition, factory: factory))
+        }
+        self.state = Mutex(State(entries: entries.sorted { $0.definition.name < $1.definition.name }))
+    }
+
+    private static func makeEntry(_ definition: StreamDefinition, factory: Factory) throws(PipelineError) -> Entry {
+        let supervisor = try factory.makeSupervisor(definition)
+        let named = factory.namedRenditions(definition)
+        return Entry(supervisor: supervisor, renditions: factory.makeRenditions(supervisor, named), definition: definition, namedRenditions: named)
+    }
+
+    /// The streams in name order.
+    public var streams: [StreamSupervisor] { state.withLock { $0.entries.map(\.supervisor) } }
+    /// The stream `/stream` and `/snapshot` serve: the first in name order.
+    public var first: StreamSupervisor { state.withLock { $0.entries[0].supervisor } }
+    public var names: [String] { state.withLock { $0.entries.map(\.definition.name) } }
+
+    public func named(_ name: String) -> StreamSupervisor? { entry(name)?.supervisor }
 
     /// The renditions of the stream named `name`.
-    public func renditions(of name: String) -> RenditionSet? { renditionSets[name] }
+    public func renditions(of name: String) -> RenditionSet? { entry(name)?.renditions }
+
+    /// The definitions being served, in name order.
+    public var definitions: [StreamDefinition] { state.withLock { $0.entries.map(\.definition) } }
+
+    private func entry(_ name: String) -> Entry? {
+        state.withLock { state in state.entries.first { $0.definition.name == name } }
+    }
 
     /// A stream's status with its live renditions.
     public func status(of supervisor: StreamSupervisor) -> StreamStatus {
         var status = supervisor.status()
-        status.renditions = renditionSets[supervisor.name]?.status()
+        status.renditions = renditions(of: supervisor.name)?.status()
         return status
     }
 
-    /// Stops every rendition (server shutdown; the streams stop as services of their own).
-    func shutdownRenditions() async {
-        for set in renditionSets.values { await set.shutdown() }
+    // MARK: - Service
+
+    public func run() async throws {
+        let streams = state.withLock { state -> [StreamSupervisor] in
+            state.running = true
+            return state.entries.map(\.supervisor)
+        }
+        for stream in streams { stream.begin() }
+        // Runs until the service group shuts down; reloads happen meanwhile.
+        try? await gracefulShutdown()
+        let entries = state.withLock { state -> [Entry] in
+            state.shutDown = true
+            return state.entries
+        }
+        // Renditions first: they are consumers of their source streams.
+        for entry in entries { await entry.renditions.shutdown() }
+        await withTaskGroup(of: Void.self) { group in
+            for entry in entries { group.addTask { await entry.supervisor.shutdown() } }
+        }
+    }
+
+    // MARK: - Reload
+
+    /// What a reload did, stream names in order.
+    public struct ReloadReport: Sendable, Equatable, Codable {
+        public var added: [String] = []
+        public var removed: [String] = []
+        /// Pipeline or renditions changed: restarted in place, viewers kept.
+        public var changed: [String] = []
+        public var unchanged: [String] = []
+    }
+
+    public enum ReloadFailure: Error, Sendable, CustomStringConvertible {
+        case pipeline(stream: String, PipelineError)
+        case noStreams
+        case busy
+        case shutDown
+
+        public var description: String {
+            switch self {
+            case .pipeline(let stream, let error): "stream \(stream): \(error.description)"
+            case .noStreams: "the new configuration has no stream"
+            case .busy: "a reload is already in progress"
+            case .shutDown: "the server is shutting down"
+            }
+        }
+    }
+
+    /// Serves `definitions` from now on. Every new or changed pipeline is validated before
+    /// anything changes: on a failure nothing does. Then streams no longer defined end (their
+    /// viewers get a closing boundary), new ones appear, changed ones switch pipelines with their
+    /// viewers still connected, and the rest are not touched.
+    public func apply(_ definitions: [StreamDefinition]) async throws(ReloadFailure) -> ReloadReport {
+        guard !definitions.isEmpty else { throw .noStreams }
+        guard reloading.withLock({ busy in
+            defer { busy = true }
+            return !busy
+        }) else { throw .busy }
+        defer { reloading.withLock { $0 = false } }
+
+        let old = Dictionary(uniqueKeysWithValues: state.withLock { $0.entries }.map { ($0.definition.name, $0) })
+        var report = ReloadReport()
+        var kept: [Entry] = []
+        var added: [Entry] = []
+        var pipelineChanges: [(StreamSupervisor, String)] = []
+        var retiredRenditions: [RenditionSet] = []
+        // Validate and build everything first, touching nothing that runs.
+        for definition in definitions.sorted(by: { $0.name < $1.name }) {
+            guard let current = old[definition.name] else {
+                do throws(PipelineError) {
+                    added.append(try Self.makeEntry(definition, factory: factory))
+                } catch {
+                    throw .pipeline(stream: definition.name, error)
+                }
+                report.added.append(definition.name)
+                continue
+            }
+            let named = factory.namedRenditions(definition)
+            let pipelineChanged = current.definition.pipeline != definition.pipeline
+            let renditionsChanged = current.namedRenditions != named
+            if pipelineChanged {
+                do throws(PipelineError) {
+                    try Pipeline.validate(definition.pipeline)
+                } catch {
+                    throw .pipeline(stream: definition.name, error)
+                }
+                pipelineChanges.append((current.supervisor, definition.pipeline))
+            }
+            var renditions = current.renditions
+            if renditionsChanged {
+                retiredRenditions.append(current.renditions)
+                renditions = factory.makeRenditions(current.supervisor, named)
+            }
+            if pipelineChanged || renditionsChanged {
+                report.changed.append(definition.name)
+            } else {
+                report.unchanged.append(definition.name)
+            }
+            kept.append(Entry(supervisor: current.supervisor, renditions: renditions, definition: definition, namedRenditions: named))
+        }
+        let names = Set(definitions.map(\.name))
+        let removed = old.values.filter { !names.contains($0.definition.name) }.sorted { $0.definition.name < $1.definition.name }
+        report.removed = removed.map(\.definition.name)
+
+        for (supervisor, pipeline) in pipelineChanges {
+            do throws(PipelineError) {
+                try supervisor.replacePipeline(pipeline)
+            } catch {
+                // Validated above; only a plugin removed in between lands here.
+                throw .pipeline(stream: supervisor.name, error)
+            }
+        }
+        let running = state.withLock { state -> Bool? in
+            guard !state.shutDown else { return nil }
+            state.entries = (kept + added).sorted { $0.definition.name < $1.definition.name }
+            return state.running
+        }
+        guard let running else { throw .shutDown }
+        if running {
+            for entry in added { entry.supervisor.begin() }
+        }
+        for set in retiredRenditions { await set.shutdown() }
+        for entry in removed {
+            await entry.renditions.shutdown()
+            await entry.supervisor.shutdown()
+        }
+        return report
     }
 }

@@ -153,6 +153,29 @@ struct StreamLifecycle {
         return actions
     }
 
+    /// The stream's pipeline was replaced (a reload): a run in progress is torn down and one of
+    /// the new pipeline started at once, its viewers shown NO SIGNAL in between; a stream waiting
+    /// to restart starts now. A stream not running starts the new pipeline with its next client.
+    mutating func pipelineReplaced(now: UInt64) -> [Action] {
+        var actions: [Action] = []
+        switch state {
+        case .starting(let run), .playing(let run):
+            actions.append(.tearDown(run: run.id))
+        case .restarting:
+            break
+        case .idle, .failed, .stopped:
+            return []
+        }
+        // The new pipeline owes nothing to the old one's failures.
+        restartDelay = settings.minimumRestartDelay
+        actions += start(now: now, afterFailure: true)
+        if clients > 0 {
+            lastDelivery = now
+            actions.append(.showPlaceholder(.noSignal))
+        }
+        return actions
+    }
+
     /// `wallSeconds`: the wall clock at `now`, for the error a stalled run records.
     mutating func timerFired(_ timer: Timer, now: UInt64, wallSeconds: Double) -> [Action] {
         switch timer {

@@ -15,9 +15,6 @@ import Synchronization
 /// placeholder pictures are rendered off that queue (see `PlaceholderPictures`).
 public final class StreamSupervisor: Service, Sendable {
     public let name: String
-    public let pipelineDescription: String
-    /// The description with the passwords of its URLs masked: what status and logs show.
-    public let shownDescription: String
     public let settings: StreamSettings
     public let metrics: StreamMetrics
     public let hub: FrameHub
@@ -29,15 +26,24 @@ public final class StreamSupervisor: Service, Sendable {
     private let createdAt = DispatchTime.now().uptimeNanoseconds
     private let core: Mutex<Core>
     private let framesCarryCaptureTime: Bool
-    /// Its pipeline has an appsink named `raw`: renditions subscribe to `rawPictures`.
-    public let offersRawPictures: Bool
     /// The raw pictures of the current run, for renditions.
     let rawPictures = RawPictureTap()
     private let pictureSize: (width: Int, height: Int)
     private let onIdle: (@Sendable () -> Void)?
-    private let makeProducer: ProducerFactory
+
+    /// What each run is made from. Replaced whole by a reload (`replaceSource`).
+    struct Source: Sendable {
+        /// The gst-launch description, or what a rendition is made of.
+        var description: String
+        /// The description with the passwords of its URLs masked: what status and logs show.
+        var shown: String
+        /// Its pipeline has an appsink named `raw`: renditions subscribe to `rawPictures`.
+        var offersRawPictures: Bool
+        var makeProducer: ProducerFactory
+    }
 
     private struct Core {
+        var source: Source
         var lifecycle: StreamLifecycle
         /// The running pipeline and its run (set and taken on `queue`).
         var pipeline: (run: UInt64, pipeline: any FrameProducer)?
@@ -49,12 +55,16 @@ public final class StreamSupervisor: Service, Sendable {
     public convenience init(
         name: String, pipeline: String, settings: StreamSettings, metrics: StreamMetrics, logger: Logger
     ) throws(PipelineError) {
+        self.init(
+            name: name, source: try Self.source(pipeline: pipeline), settings: settings, metrics: metrics,
+            logger: logger, framesCarryCaptureTime: false, pictureSize: (640, 480), onIdle: nil)
+    }
+
+    /// A gst-launch description as a source, validated (throws a `PipelineError` a user can act on).
+    static func source(pipeline: String) throws(PipelineError) -> Source {
         try Pipeline.validate(pipeline)
         let offersRaw = try Pipeline.offersRawPictures(pipeline)
-        self.init(
-            name: name, description: pipeline, shownDescription: CredentialMask.mask(pipeline), settings: settings, metrics: metrics,
-            logger: logger, framesCarryCaptureTime: false, pictureSize: (640, 480), offersRawPictures: offersRaw, onIdle: nil
-        ) { callbacks throws(PipelineError) in
+        return Source(description: pipeline, shown: CredentialMask.mask(pipeline), offersRawPictures: offersRaw) { callbacks throws(PipelineError) in
             try Pipeline(
                 description: pipeline, onSample: callbacks.onSample, onBusEvent: callbacks.onBusEvent,
                 onRawPicture: offersRaw ? callbacks.onRawPicture : nil)
@@ -66,16 +76,13 @@ public final class StreamSupervisor: Service, Sendable {
     /// from the stream it was made from. `pictureSize`: the size of its placeholders until its
     /// first frame says otherwise. `onIdle` runs when the stream stops for lack of clients.
     init(
-        name: String, description: String, shownDescription: String, settings: StreamSettings, metrics: StreamMetrics,
-        logger: Logger, framesCarryCaptureTime: Bool, pictureSize: (width: Int, height: Int), offersRawPictures: Bool = false,
-        onIdle: (@Sendable () -> Void)?, makeProducer: @escaping ProducerFactory
+        name: String, source: Source, settings: StreamSettings, metrics: StreamMetrics,
+        logger: Logger, framesCarryCaptureTime: Bool, pictureSize: (width: Int, height: Int),
+        onIdle: (@Sendable () -> Void)?
     ) {
         self.pictureSize = pictureSize
-        self.offersRawPictures = offersRawPictures
         self.name = name
         self.metrics = metrics
-        self.pipelineDescription = description
-        self.shownDescription = shownDescription
         self.settings = settings
         self.hub = FrameHub(metrics: metrics)
         var logger = logger
@@ -83,19 +90,42 @@ public final class StreamSupervisor: Service, Sendable {
         self.logger = logger
         self.queue = DispatchQueue(label: "framecast.stream.\(name)")
         self.placeholders = PlaceholderPictures(stream: name, logger: logger)
-        self.core = Mutex(Core(lifecycle: StreamLifecycle(settings: settings)))
+        self.core = Mutex(Core(source: source, lifecycle: StreamLifecycle(settings: settings)))
         self.framesCarryCaptureTime = framesCarryCaptureTime
         self.onIdle = onIdle
-        self.makeProducer = makeProducer
     }
+
+    /// The gst-launch description its runs are made from.
+    public var pipelineDescription: String { core.withLock { $0.source.description } }
+    /// The description with the passwords of its URLs masked: what status and logs show.
+    public var shownDescription: String { core.withLock { $0.source.shown } }
+    /// Its pipeline has an appsink named `raw`: renditions subscribe to `rawPictures`.
+    public var offersRawPictures: Bool { core.withLock { $0.source.offersRawPictures } }
 
     // MARK: - Service
 
     public func run() async throws {
-        apply { lifecycle, now in lifecycle.begin(now: now) }
+        begin()
         // Runs until the service group shuts down; everything else happens on events.
         try? await gracefulShutdown()
         await shutdown()
+    }
+
+    /// The server started (with `--always-on` the pipeline starts at once).
+    public func begin() {
+        apply { lifecycle, now in lifecycle.begin(now: now) }
+    }
+
+    /// Makes the runs from now on from another pipeline (a reload changed it). A running pipeline
+    /// is replaced at once: its viewers stay connected and see NO SIGNAL until the new one's first
+    /// frame. Validated first: throws, changing nothing, if it cannot be served.
+    public func replacePipeline(_ pipeline: String) throws(PipelineError) {
+        let source = try Self.source(pipeline: pipeline)
+        logger.info("pipeline replaced", metadata: ["pipeline": .string(source.shown)])
+        apply { core, now in
+            core.source = source
+            return core.lifecycle.pipelineReplaced(now: now)
+        }
     }
 
     /// Stops the pipeline for good and ends every consumer (each stream then sends its closing
@@ -106,6 +136,12 @@ public final class StreamSupervisor: Service, Sendable {
             queue.async { done.resume() }
         }
         logger.debug("stream stopped for shutdown")
+    }
+
+    /// Runs `work` on the stream's queue, behind any pipeline start or stop in progress (the
+    /// watchdog's probe that the queue answers).
+    func onQueue(_ work: @escaping @Sendable () -> Void) {
+        queue.async(execute: work)
     }
 
     // MARK: - Clients
@@ -151,7 +187,7 @@ public final class StreamSupervisor: Service, Sendable {
             let fps = lifecycle.publicState == .playing ? core.rate.framesPerSecond(now: now) : 0
             return StreamStatus(
                 name: name,
-                pipeline: shownDescription,
+                pipeline: core.source.shown,
                 state: lifecycle.publicState,
                 fps: (fps * 100).rounded() / 100,
                 width: core.lastFrame?.width,
@@ -171,8 +207,12 @@ public final class StreamSupervisor: Service, Sendable {
 
     /// Applies one event to the lifecycle under the lock, then carries its actions out.
     private func apply(_ event: (inout StreamLifecycle, UInt64) -> [StreamLifecycle.Action]) {
+        apply { core, now in event(&core.lifecycle, now) }
+    }
+
+    private func apply(_ event: (inout Core, UInt64) -> [StreamLifecycle.Action]) {
         let now = DispatchTime.now().uptimeNanoseconds
-        perform(core.withLock { core in event(&core.lifecycle, now) })
+        perform(core.withLock { core in event(&core, now) })
     }
 
     private func perform(_ actions: [StreamLifecycle.Action]) {
@@ -241,6 +281,7 @@ public final class StreamSupervisor: Service, Sendable {
 
     private func start(run: UInt64) {
         let pipeline: any FrameProducer
+        let makeProducer = core.withLock { $0.source.makeProducer }
         do {
             pipeline = try makeProducer(
                 ProducerCallbacks(

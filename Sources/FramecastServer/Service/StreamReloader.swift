@@ -1,0 +1,66 @@
+public import Logging
+import Synchronization
+
+/// Reloads the configuration (SIGHUP, `POST /api/reload`): reads it again whole with `load`, and
+/// on success has the catalog serve the new streams. A configuration that does not load or
+/// validate changes nothing: the reason is logged and returned.
+public final class StreamReloader: Sendable {
+    /// Reads the configuration and pipeline files again; throws a user-facing reason.
+    public typealias Load = @Sendable () throws -> [StreamDefinition]
+
+    let load: Load
+    let notifier: SystemdNotifier?
+    let logger: Logger
+    private let catalogs = Mutex<StreamCatalog?>(nil)
+
+    public init(load: @escaping Load, notifier: SystemdNotifier?, logger: Logger) {
+        self.load = load
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    /// The catalog reloads apply to (set by `buildApplication`).
+    func attach(_ catalog: StreamCatalog) {
+        catalogs.withLock { $0 = catalog }
+    }
+
+    public enum Failure: Error, Sendable, CustomStringConvertible {
+        case configuration(String)
+        case catalog(StreamCatalog.ReloadFailure)
+
+        public var description: String {
+            switch self {
+            case .configuration(let reason): reason
+            case .catalog(let failure): failure.description
+            }
+        }
+    }
+
+    /// `trigger` says what asked (for the log).
+    public func reload(trigger: String) async -> Result<StreamCatalog.ReloadReport, Failure> {
+        guard let catalog = catalogs.withLock({ $0 }) else { return .failure(.catalog(.shutDown)) }
+        notifier?.reloading(status: "reloading (\(trigger))")
+        defer { notifier?.ready(status: "serving \(catalog.names.count) stream(s)") }
+        let definitions: [StreamDefinition]
+        do {
+            definitions = try load()
+        } catch {
+            let reason = (error as? any CustomStringConvertible)?.description ?? "\(error)"
+            logger.error("reload (\(trigger)) refused, still serving the running configuration: \(reason)")
+            return .failure(.configuration(reason))
+        }
+        do throws(StreamCatalog.ReloadFailure) {
+            let report = try await catalog.apply(definitions)
+            logger.notice(
+                "reloaded (\(trigger))",
+                metadata: [
+                    "added": .array(report.added.map { .string($0) }), "removed": .array(report.removed.map { .string($0) }),
+                    "changed": .array(report.changed.map { .string($0) }), "unchanged": .array(report.unchanged.map { .string($0) }),
+                ])
+            return .success(report)
+        } catch {
+            logger.error("reload (\(trigger)) refused, still serving the running configuration: \(error.description)")
+            return .failure(.catalog(error))
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import FramecastServer
+import ServiceLifecycle
+import UnixSignals
+
+/// SIGHUP (`systemctl reload framecast`) reloads the configuration; at shutdown, systemd hears
+/// STOPPING=1 first.
+struct SignalReload: Service {
+    let reloader: StreamReloader
+    let notifier: SystemdNotifier?
+
+    func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await withGracefulShutdownHandler {
+            await cancelWhenGracefulShutdown {
+                for await _ in hangups {
+                    _ = await reloader.reload(trigger: "SIGHUP")
+                }
+            }
+        } onGracefulShutdown: {
+            notifier?.stopping()
+        }
+    }
+}
