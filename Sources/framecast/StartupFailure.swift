@@ -32,8 +32,10 @@ struct StartupFailure: Error, CustomStringConvertible {
         defer { kept.withLock { $0 = nil } }
         do {
             return try body()
-        } catch let exit as ExitCode {
-            throw StartupFailure(kept.withLock { $0?.last } ?? "rejected (exit status \(exit.rawValue))")
+        } catch {
+            // ArgumentParser wraps what `validate()` throws: the message kept is the one to show.
+            if let message = kept.withLock({ $0?.last }) { throw StartupFailure(message) }
+            throw error
         }
     }
 }

@@ -425,4 +425,31 @@ struct StreamLifecycleTests {
         #expect(h.clients(1).contains(.restartCounted))
         #expect(h.state == .starting)
     }
+
+    /// A reload that changes the pipeline: a running stream switches at once, its viewers shown
+    /// NO SIGNAL meanwhile; one nobody runs is left for its next client; one waiting out a
+    /// back-off starts now.
+    @Test func aReplacedPipelineRestartsARunningStreamAtOnceAndNothingElse() throws {
+        var h = Harness()
+        h.begin()
+        #expect(h.lifecycle.pipelineReplaced(now: h.now).isEmpty, "an idle stream starts the new pipeline with its next client")
+        h.clients(1)
+        let run = try #require(h.run)
+        _ = h.frames(3)
+        #expect(h.state == .playing)
+        let actions = h.lifecycle.pipelineReplaced(now: h.now)
+        #expect(actions == [.tearDown(run: run), .entered(.starting), .startPipeline(run: run + 1), .showPlaceholder(.noSignal)])
+        #expect(h.lifecycle.restarts == 0, "a reload is no failure")
+        #expect(h.frame(run: run) == .drop, "the old pipeline's frames are refused")
+        #expect(h.frame() != .drop)
+
+        h.fail()
+        #expect(h.state == .restarting)
+        let restarted = h.lifecycle.pipelineReplaced(now: h.now)
+        #expect(restarted.contains(.startPipeline(run: run + 2)))
+        #expect(h.state == .starting)
+
+        h.shutdown()
+        #expect(h.lifecycle.pipelineReplaced(now: h.now).isEmpty)
+    }
 }

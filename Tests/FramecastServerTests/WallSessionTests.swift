@@ -2,6 +2,7 @@ import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
+import MediaPipeline
 import Testing
 
 @testable import FramecastServer
@@ -18,14 +19,19 @@ struct WallSessionTests {
     static func catalog() throws -> StreamCatalog {
         var settings = StreamSettings()
         settings.warmupFrames = .max
-        let streams = try ["a", "b"].map { name in
-            try StreamSupervisor(
-                name: name, pipeline: TestPipelines.pattern(width: 64, height: 48), settings: settings,
-                metrics: DeliveryFixtures.metrics(name), logger: Logger(label: "test"))
-        }
-        return StreamCatalog(streams) { stream in
-            RenditionSet(source: stream, named: [:], limit: 0, metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
-        }
+        let fixed = settings
+        return try StreamCatalog(
+            ["a", "b"].map { StreamDefinition(name: $0, pipeline: TestPipelines.pattern(width: 64, height: 48)) },
+            factory: StreamCatalog.Factory(
+                makeSupervisor: { definition throws(PipelineError) in
+                    try StreamSupervisor(
+                        name: definition.name, pipeline: definition.pipeline, settings: fixed,
+                        metrics: DeliveryFixtures.metrics(definition.name), logger: Logger(label: "test"))
+                },
+                makeRenditions: { stream, _ in
+                    RenditionSet(source: stream, named: [:], limit: 0, metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
+                },
+                namedRenditions: { _ in [:] }))
     }
 
     /// The streams of `names` as the controller resolves them (unknown names are its business).

@@ -24,8 +24,8 @@ struct TestServer: Sendable {
         var logger = Logger(label: "framecast-test")
         logger.logLevel = ProcessInfo.processInfo.environment["FRAMECAST_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let application = try buildApplication(configuration: configuration, logger: logger) { port in
-            portSink.yield(port)
+        let application = try buildApplication(configuration: configuration, logger: logger) { listeners in
+            portSink.yield(listeners.first?.port ?? 0)
         }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
