@@ -52,7 +52,7 @@ struct Check: AsyncParsableCommand {
     /// stream checked like a pipeline file.
     private func checkConfiguration(_ path: String, timeout: Double) async throws {
         guard let file = try Serve.configurationFile(explicit: path) else { return }
-        let serve = try Serve.layered(file, [])
+        let serve = try Serve.layered(file, Serve.environmentSettings(ProcessInfo.processInfo.environment), [])
         let definitions = try serve.streams.definitions()
         _ = try serve.numbers()
         _ = try serve.namedRenditions()

@@ -193,7 +193,7 @@ struct ConfigurationFile {
     }
 
     /// `--port` and `--port=8080` → `port`.
-    private static func flagName(_ word: String) -> String? {
+    static func flagName(_ word: String) -> String? {
         guard word.hasPrefix("--"), word.count > 2 else { return nil }
         return String(word.dropFirst(2).prefix { $0 != "=" })
     }

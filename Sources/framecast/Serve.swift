@@ -149,8 +149,27 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let commandLine = Self.commandLineArguments()
         let file = try Self.configurationFile(explicit: config)
-        let effective = try file.map { file throws(ExitCode) in try Self.layered(file, commandLine) } ?? self
+        let environment = try Self.environmentSettings(ProcessInfo.processInfo.environment)
+        let effective = file == nil && environment.arguments.isEmpty ? self : try Self.layered(file, environment, commandLine)
         try await effective.serve(configurationPath: file?.path, commandLine: commandLine)
+    }
+
+    /// The `FRAMECAST_*` variables that set flags.
+    static func environmentSettings(_ environment: [String: String]) throws(ExitCode) -> EnvironmentSettings {
+        do throws(EnvironmentSettings.Failure) {
+            return try EnvironmentSettings(environment)
+        } catch {
+            throw StartupFailure(error.description).exitCode
+        }
+    }
+
+    /// The arguments in force: the file's, under the environment's, under the command line's. A
+    /// key set in a later layer replaces the earlier layers' value.
+    static func layeredArguments(_ file: ConfigurationFile?, _ environment: EnvironmentSettings, _ commandLine: [String]) -> [String] {
+        let given = Set(commandLine.compactMap(ConfigurationFile.flagName))
+        let fromEnvironment = environment.arguments.filter { !given.contains($0.key) }.flatMap(\.words)
+        let overrides = fromEnvironment + commandLine
+        return file?.layered(under: overrides) ?? overrides
     }
 
     /// The arguments given to `serve` on the command line (after the subcommand's name, if any).
@@ -177,36 +196,59 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    /// The file's settings under the command line's.
-    static func layered(_ file: ConfigurationFile, _ commandLine: [String]) throws(ExitCode) -> Serve {
+    /// The file's settings under the environment's and the command line's.
+    static func layered(_ file: ConfigurationFile?, _ environment: EnvironmentSettings, _ commandLine: [String]) throws(ExitCode) -> Serve {
         do {
-            return try Serve.parse(file.layered(under: commandLine))
+            return try Serve.parse(layeredArguments(file, environment, commandLine))
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            throw StartupFailure("\(file.path): \(Serve.message(for: error))").exitCode
+            throw StartupFailure("\(file.map { "\($0.path): " } ?? "")\(Serve.message(for: error))").exitCode
         }
     }
 
     /// The streams a reload serves: the configuration file and pipeline files read again, under
     /// the same command line. A reason a person can act on when they do not load.
-    static func reloadedDefinitions(configurationPath: String?, commandLine: [String]) throws -> [StreamDefinition] {
-        try StartupFailure.quietly { () throws -> [StreamDefinition] in
-            let serve: Serve
+    static func reloadedDefinitions(configurationPath: String?, commandLine: [String]) throws -> Reloaded {
+        try StartupFailure.quietly { () throws -> Reloaded in
+            var file: ConfigurationFile?
             if let configurationPath {
-                let file: ConfigurationFile
                 do throws(ConfigurationFile.Failure) {
                     file = try ConfigurationFile(path: configurationPath)
                 } catch {
                     throw StartupFailure(error.description)
                 }
-                serve = try Serve.parse(file.layered(under: commandLine))
-            } else {
-                serve = try Serve.parse(commandLine)
             }
+            // The environment is the process's own: read at start, the same at every reload.
+            let environment = try environmentSettings(ProcessInfo.processInfo.environment)
+            let arguments = layeredArguments(file, environment, commandLine)
+            let serve = try Serve.parse(arguments)
+            _ = try serve.numbers()
             _ = try serve.namedRenditions()
-            return try serve.streams.definitions()
+            return Reloaded(definitions: try serve.streams.definitions(), settings: settings(in: arguments))
         }
+    }
+
+    /// What a reload read: the streams, and the other settings (which need a restart).
+    struct Reloaded {
+        var definitions: [StreamDefinition]
+        var settings: [String: [String]]
+    }
+
+    /// Keys that define streams: a reload applies them.
+    static let streamKeys: Set<String> = ["pipeline", "pipeline-file", "pipelines", "stream", "set", "rendition"]
+
+    /// Every other flag's words, by key: `port` → `["--port", "8080"]`.
+    static func settings(in arguments: [String]) -> [String: [String]] {
+        var settings: [String: [String]] = [:]
+        var key: String?
+        for word in arguments {
+            if let name = ConfigurationFile.flagName(word) {
+                key = streamKeys.contains(name) ? nil : name
+            }
+            if let key { settings[key, default: []].append(word) }
+        }
+        return settings
     }
 
     private func serve(configurationPath: String?, commandLine: [String]) async throws {
@@ -284,8 +326,19 @@ struct Serve: AsyncParsableCommand {
         }
 
         let notifier = SystemdNotifier(environment: environment, logger: logger)
+        // The settings in force, to tell which a reload cannot apply.
+        let started = try? Self.reloadedDefinitions(configurationPath: configurationPath, commandLine: commandLine).settings
         let reloader = StreamReloader(
-            load: { try Self.reloadedDefinitions(configurationPath: configurationPath, commandLine: commandLine) },
+            load: {
+                let reloaded = try Self.reloadedDefinitions(configurationPath: configurationPath, commandLine: commandLine)
+                if let started {
+                    let changed = Set(started.keys).union(reloaded.settings.keys).filter { started[$0] != reloaded.settings[$0] }
+                    if !changed.isEmpty {
+                        logger.warning("changed settings take effect at the next start: \(changed.sorted().joined(separator: ", "))")
+                    }
+                }
+                return reloaded.definitions
+            },
             notifier: notifier, logger: logger)
         configuration.reloader = reloader
         let names = definitions.map(\.name).sorted().joined(separator: ", ")

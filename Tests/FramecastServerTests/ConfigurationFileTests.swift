@@ -110,6 +110,40 @@ import Testing
         }
     }
 
+    /// `FRAMECAST_*` variables sit between the file and the command line.
+    @Test func theEnvironmentOverridesTheFileAndFlagsOverrideTheEnvironment() async throws {
+        let path = try Self.file("max-clients: 7\nmax-renditions: 2\n")
+        defer { Self.remove(path) }
+        let server = try await FramecastProcess.serve(
+            ["--config", path, "--max-renditions", "0"],
+            environment: ["FRAMECAST_MAX_CLIENTS": "8", "FRAMECAST_MAX_RENDITIONS": "5", "FRAMECAST_ALWAYS_ON": "true"])
+        defer { server.terminate() }
+        let json = try await server.server.status()
+        #expect(json["maxClients"] as? Int == 8, "the environment over the file")
+        try await eventually(20, "FRAMECAST_ALWAYS_ON=true runs the pipeline with no client") { try await server.server.state() == "playing" }
+        // --max-renditions 0 (the flag, over the environment's 5 and the file's 2) serves none.
+        let refused = try await server.server.get("/snapshot/test?width=64")
+        #expect(refused.0.status == 400)
+        #expect(String(decoding: refused.1, as: UTF8.self).contains("--max-renditions"))
+    }
+
+    @Test(arguments: [
+        ("FRAMECAST_PORT", "-1", "--port"),
+        ("FRAMECAST_PORT", "1e300", "--port"),
+        ("FRAMECAST_PORT", "", "--port"),
+        ("FRAMECAST_IDLE_TIMEOUT", "nan", "--idle-timeout"),
+        ("FRAMECAST_CLIENT_TIMEOUT", "inf", "--client-timeout"),
+        ("FRAMECAST_MAX_CLIENTS", "18446744073709551617", "--max-clients"),
+        ("FRAMECAST_ALWAYS_ON", "maybe", "true or false"),
+        ("FRAMECAST_ALLOW_HOST", "cam.local", "repeats"),
+    ])
+    func aBadEnvironmentVariableIsAStartupErrorNamingIt(variable: String, value: String, says: String) async throws {
+        let result = try await FramecastProcess.runToExit(["--port", "0", "--check"], environment: [variable: value])
+        #expect(result.status == 2)
+        #expect(result.error.contains("environment variable \(variable)"), "\(result.error)")
+        #expect(result.error.contains(says), "\(result.error)")
+    }
+
     @Test func checkValidatesAGoodFileAndEveryStreamInIt() async throws {
         let path = try Self.file(
             """

@@ -118,12 +118,17 @@ import Testing
         let (get, _) = try await server.server.get("/api/reload")
         #expect(get.status == 405)
 
-        try Self.configuration([("one", Self.pattern("ball"))]).write(toFile: path, atomically: true, encoding: .utf8)
+        // Settings other than streams are kept until the next start, and the log says which.
+        try ("max-clients: 9\n" + Self.configuration([("one", Self.pattern("ball"))])).write(toFile: path, atomically: true, encoding: .utf8)
         let (head, body) = try await server.server.get("/api/reload", method: "POST")
         #expect(head.status == 200)
         let report = try JSONSerialization.jsonObject(with: Data(body)) as? [String: [String]]
         #expect(report?["removed"] == ["two"])
         #expect(report?["unchanged"] == ["one"])
+        #expect(try await server.server.status()["maxClients"] as? Int == 256)
+        try await eventually(10, "the settings left for the next start logged") {
+            server.standardErrorText.contains("changed settings take effect at the next start: max-clients")
+        }
     }
 
     static func status(of name: String, _ server: FramecastProcess) async throws -> [String: Any] {

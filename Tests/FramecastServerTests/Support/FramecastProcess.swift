@@ -14,16 +14,22 @@ final class FramecastProcess: @unchecked Sendable {
             .deletingLastPathComponent().appendingPathComponent("framecast")
     }
 
-    init(_ arguments: [String]) {
+    /// `environment`: variables added to the test process's own.
+    init(_ arguments: [String], environment: [String: String] = [:]) {
         process.executableURL = Self.executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         process.standardError = standardError
         process.standardOutput = standardOutput
     }
 
     /// Runs to completion (for `--check` and start-up errors): status, stdout, stderr.
-    static func runToExit(_ arguments: [String], timeout: Double = 30) async throws -> (status: Int32, output: String, error: String) {
-        let child = FramecastProcess(arguments)
+    static func runToExit(
+        _ arguments: [String], environment: [String: String] = [:], timeout: Double = 30
+    ) async throws -> (status: Int32, output: String, error: String) {
+        let child = FramecastProcess(arguments, environment: environment)
         try child.process.run()
         try await child.waitForExit(timeout: timeout)
         let output = String(decoding: child.standardOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -33,9 +39,9 @@ final class FramecastProcess: @unchecked Sendable {
 
     /// Starts a server on a free port and waits until it accepts connections (answering
     /// `/api/status` with `awaitStatus`).
-    static func serve(_ arguments: [String], awaitStatus: Int = 200) async throws -> FramecastProcess {
+    static func serve(_ arguments: [String], environment: [String: String] = [:], awaitStatus: Int = 200) async throws -> FramecastProcess {
         let port = try freePort()
-        let child = FramecastProcess(["--port", String(port)] + arguments)
+        let child = FramecastProcess(["--port", String(port)] + arguments, environment: environment)
         child.port = port
         child.collectStandardError()
         try child.process.run()
