@@ -131,6 +131,70 @@ import Testing
         }
     }
 
+    /// Reloads that add, remove and change streams, each with a viewer, leave no pipeline,
+    /// descriptor, thread or memory behind.
+    @Test func fortyReloadCyclesLeaveNothingBehind() async throws {
+        @Sendable func configuration(_ cycle: Int) -> String {
+            let fast = "framerate=15/1 ! jpegenc ! appsink name=sink"
+            return "idle-timeout: 0\nstreams:\n"
+                + "  keep:\n    pipeline: \"videotestsrc is-live=true ! video/x-raw,width=64,height=48,\(fast)\"\n"
+                + "  changing:\n    pipeline: \"videotestsrc is-live=true ! video/x-raw,width=\(64 + 8 * (cycle % 2)),height=48,\(fast)\"\n"
+                + "  s\(cycle % 3):\n    pipeline: \"videotestsrc is-live=true pattern=snow ! video/x-raw,width=64,height=48,\(fast)\"\n"
+        }
+        let path = try ConfigurationFileTests.file(configuration(0))
+        defer { ConfigurationFileTests.remove(path) }
+        let server = try await FramecastProcess.serve(["--config", path])
+        defer { server.terminate() }
+        let pid = server.process.processIdentifier
+
+        @Sendable func cycle(_ index: Int) async throws {
+            // A viewer of the stream this reload removes, and one of the stream it changes.
+            try await withThrowingTaskGroup(of: Void.self) { viewers in
+                let started = ReloadFlag()
+                let removedName = "s\(index % 3)"
+                let ready = AsyncStream<Void>.makeStream()
+                for name in [removedName, "changing"] {
+                    viewers.addTask {
+                        try await server.server.stream(path: "/stream/\(name)") { reader, parts in
+                            while let part = try await parts.next(&reader) {
+                                if !part.isPlaceholder { ready.continuation.yield() }
+                                if name == "changing", started.isSet { return }
+                            }
+                        }
+                    }
+                }
+                var frames = ready.stream.makeAsyncIterator()
+                _ = await frames.next()
+                _ = await frames.next()
+                try configuration(index + 1).write(toFile: path, atomically: true, encoding: .utf8)
+                started.set()
+                let (head, _) = try await server.server.get("/api/reload", method: "POST")
+                #expect(head.status == 200)
+                try await viewers.waitForAll()
+            }
+        }
+
+        for index in 0..<3 { try await cycle(index) }
+        try await eventually(20, "only the streams being watched running") { try await Self.playing(server) == 0 }
+        let baseline = ChurnAndShutdownTests.Footprint(pid: pid, resident: server.residentBytes)
+        for index in 3..<43 { try await withDeadline(20, "reload cycle \(index)") { try await cycle(index) } }
+        try await eventually(20, "every pipeline stopped") { try await Self.playing(server) == 0 }
+        var after = ChurnAndShutdownTests.Footprint(pid: pid, resident: server.residentBytes)
+        try await eventually(20, "descriptors and threads back to the baseline \(baseline)") {
+            after = ChurnAndShutdownTests.Footprint(pid: pid, resident: server.residentBytes)
+            return after.descriptors <= baseline.descriptors + 4 && after.threads <= baseline.threads + 4
+        }
+        #expect(after.resident <= baseline.resident + 24 << 20, "resident memory grew from \(baseline) to \(after)")
+        #expect(server.process.isRunning)
+    }
+
+    /// Streams not idle (starting or playing).
+    static func playing(_ server: FramecastProcess) async throws -> Int {
+        let (_, body) = try await server.server.get("/api/streams")
+        let json = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        return (json?["streams"] as? [[String: Any]])?.filter { ($0["state"] as? String) != "idle" }.count ?? -1
+    }
+
     static func status(of name: String, _ server: FramecastProcess) async throws -> [String: Any] {
         let (_, body) = try await server.server.get("/api/streams/\(name)")
         return try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
