@@ -25,7 +25,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("unix"), help: ArgumentHelp("Also (or, without --host, only) serve on this unix socket, e.g. behind nginx.", valueName: "PATH"))
     var unixPath: String?
 
-    @Option(name: .customLong("unix-mode"), help: "Permissions of the --unix socket, in octal (660: its owner and group may connect).")
+    @Option(name: .customLong("unix-mode"), parsing: .unconditional, help: "Permissions of the --unix socket, in octal (660: its owner and group may connect).")
     var unixMode = "660"
 
     @Option(name: .customLong("exit-when-idle"), parsing: .unconditional, help: ArgumentHelp("Exit once no stream has had a viewer for this long (1 to 604800; with socket activation systemd starts it again on the next connection).", valueName: "SECONDS"))
