@@ -24,6 +24,10 @@ packages=(
   curl
   # Tests: htpasswd makes the bcrypt entries that --htpasswd reads.
   apache2-utils
+  # Tests: SystemdTests serves --unix through nginx as an upstream (proxy_pass http://unix:...);
+  # systemd-socket-activate (from systemd) starts framecast with a socket it bound.
+  nginx
+  systemd
   # Browser tests (Tests/Browser/run.sh): headless Chromium driven by Selenium through chromium-driver.
   chromium
   chromium-driver
