@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Extra arguments for `make run`, e.g. make run ARGS="--pipeline-file pipelines/camera.pipeline"
 ARGS ?=
 
-.PHONY: all deps build release run test browser-test fuzz check bench bench-quick clean
+.PHONY: all deps build release run test browser-test fuzz check bench bench-quick clean install uninstall
 
 all: build
 
@@ -101,6 +101,67 @@ test-sanitize-address: deps
 	ASAN_OPTIONS="$(ASAN_OPTIONS_FRAMECAST)" \
 		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --no-parallel $(SANITIZE_TEST_ARGS); \
 	status=$$?; scripts/sanitizer-reports.sh .build-asan/reports AddressSanitizer || status=1; exit $$status
+
+# Installation as a system service (packaging/README-install.md): the binary, the page, the
+# pipelines, an example configuration, the systemd units and the man page, all under PREFIX
+# (under DESTDIR when staging a package). `make install` builds the release binary first;
+# `make install SKIP_BUILD=1 FRAMECAST_BINARY=.build/debug/framecast` installs one already built.
+# The man page is generated at install time from the binary's own ArgumentParser definitions
+# (swift-argument-parser's generate-manual, built from the package's checkout), uncompressed.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/framecast
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+FRAMECAST_BINARY ?= .build/release/framecast
+SKIP_BUILD ?=
+# The manual's date: the last commit's, so one commit always yields the same page.
+MANUAL_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null)
+ARGUMENT_PARSER = .build/checkouts/swift-argument-parser
+GENERATE_MANUAL = .build/generate-manual/debug/generate-manual
+WEB_FILES = $(notdir $(wildcard Web/*))
+PIPELINE_FILES = $(notdir $(wildcard pipelines/*.pipeline))
+UNIT_FILES = framecast.service framecast.socket
+# @BINDIR@ and @DATADIR@ in the units and the example configuration become the installed paths.
+SUBSTITUTE = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
+
+install: $(if $(SKIP_BUILD),,release) $(GENERATE_MANUAL)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/Web $(DESTDIR)$(DATADIR)/pipelines \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(FRAMECAST_BINARY) $(DESTDIR)$(BINDIR)/framecast
+	install -m 644 $(addprefix Web/,$(WEB_FILES)) $(DESTDIR)$(DATADIR)/Web
+	install -m 644 $(addprefix pipelines/,$(PIPELINE_FILES)) $(DESTDIR)$(DATADIR)/pipelines
+	$(SUBSTITUTE) packaging/framecast.yaml.example > $(DESTDIR)$(DATADIR)/framecast.yaml.example
+	chmod 644 $(DESTDIR)$(DATADIR)/framecast.yaml.example
+	for unit in $(UNIT_FILES); do \
+		$(SUBSTITUTE) packaging/systemd/$$unit > $(DESTDIR)$(UNITDIR)/$$unit && chmod 644 $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
+	done
+	$(GENERATE_MANUAL) $(FRAMECAST_BINARY) --output-directory - $(if $(MANUAL_DATE),--date $(MANUAL_DATE)) \
+		> $(DESTDIR)$(MANDIR)/man1/framecast.1.new
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/framecast.1.new
+	mv $(DESTDIR)$(MANDIR)/man1/framecast.1.new $(DESTDIR)$(MANDIR)/man1/framecast.1
+
+# Removes exactly what install put there, then the framecast folders if nothing else is in them.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/framecast
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/Web/,$(WEB_FILES))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/pipelines/,$(PIPELINE_FILES))
+	rm -f $(DESTDIR)$(DATADIR)/framecast.yaml.example
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNIT_FILES))
+	rm -f $(DESTDIR)$(MANDIR)/man1/framecast.1
+	for folder in $(DATADIR)/Web $(DATADIR)/pipelines $(DATADIR); do \
+		if [ -d $(DESTDIR)$$folder ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$$folder; fi; \
+	done
+
+# swift-argument-parser's man page generator, from the checkout SwiftPM already made (its own
+# scratch folder: no lock shared with a build or test run of the package).
+$(GENERATE_MANUAL): | $(ARGUMENT_PARSER)/Package.swift
+	$(SWIFT) build --package-path $(ARGUMENT_PARSER) --scratch-path $(CURDIR)/.build/generate-manual \
+		--product generate-manual
+
+$(ARGUMENT_PARSER)/Package.swift:
+	$(SWIFT) package resolve
 
 clean:
 	rm -rf .build

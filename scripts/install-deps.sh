@@ -33,6 +33,10 @@ packages=(
   chromium-driver
   python3-selenium
   python3-pytest
+  # Install tests (InstallTests): systemd-analyze verifies the installed units and rates their
+  # sandbox; its verify runs man to check the units' Documentation=man:framecast(1).
+  systemd
+  man-db
 )
 
 missing=()
