@@ -138,7 +138,7 @@ install: $(if $(SKIP_BUILD),,release) $(GENERATE_MANUAL)
 		$(SUBSTITUTE) packaging/systemd/$$unit > $(DESTDIR)$(UNITDIR)/$$unit && chmod 644 $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
 	done
 	$(GENERATE_MANUAL) $(FRAMECAST_BINARY) --output-directory - $(if $(MANUAL_DATE),--date $(MANUAL_DATE)) \
-		> $(DESTDIR)$(MANDIR)/man1/framecast.1.new
+		> $(DESTDIR)$(MANDIR)/man1/framecast.1.new || { rm -f $(DESTDIR)$(MANDIR)/man1/framecast.1.new; exit 1; }
 	chmod 644 $(DESTDIR)$(MANDIR)/man1/framecast.1.new
 	mv $(DESTDIR)$(MANDIR)/man1/framecast.1.new $(DESTDIR)$(MANDIR)/man1/framecast.1
 
