@@ -102,7 +102,7 @@ test-sanitize-address: deps
 		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --no-parallel $(SANITIZE_TEST_ARGS); \
 	status=$$?; scripts/sanitizer-reports.sh .build-asan/reports AddressSanitizer || status=1; exit $$status
 
-# Installation as a system service (packaging/README-install.md): the binary, the page, the
+# Installation as a system service (README: Install as a service): the binary, the page, the
 # pipelines, an example configuration, the systemd units and the man page, all under PREFIX
 # (under DESTDIR when staging a package). `make install` builds the release binary first;
 # `make install SKIP_BUILD=1 FRAMECAST_BINARY=.build/debug/framecast` installs one already built.

@@ -33,9 +33,8 @@ packages=(
   chromium-driver
   python3-selenium
   python3-pytest
-  # Install tests (InstallTests): systemd-analyze verifies the installed units and rates their
-  # sandbox; its verify runs man to check the units' Documentation=man:framecast(1).
-  systemd
+  # Install tests (InstallTests): systemd-analyze (systemd, above) verifies the installed units and
+  # rates their sandbox; its verify runs man to check the units' Documentation=man:framecast(1).
   man-db
 )
 

@@ -165,6 +165,16 @@ import Testing
         #expect(good.output.contains("\(path): OK"))
     }
 
+    /// The example `make install` ships is a configuration that works.
+    @Test func theShippedExampleConfigurationChecksOK() async throws {
+        let example = try String(contentsOf: Self.repository.appendingPathComponent("packaging/framecast.yaml.example"), encoding: .utf8)
+        let path = try Self.file(example.replacingOccurrences(of: "@DATADIR@", with: Self.repository.path))
+        defer { Self.remove(path) }
+        let result = try await FramecastProcess.runToExit(["check", "--config", path])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("\(path): OK"))
+    }
+
     /// README's table of keys is what `framecast configuration-reference` prints from the flags'
     /// own definitions: the two cannot drift apart.
     @Test func readmeHoldsTheConfigurationReferenceAsGenerated() async throws {

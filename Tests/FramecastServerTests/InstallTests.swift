@@ -124,13 +124,9 @@ import Testing
     }
 
     @Test func theReadmeListsTheInstalledFiles() throws {
-        // The section lives in packaging/README-install.md until it moves into README.md.
-        var found: Substring?
-        for name in ["README.md", "packaging/README-install.md"] where found == nil {
-            let text = try String(contentsOf: Self.repository.appendingPathComponent(name), encoding: .utf8)
-            found = text.range(of: "## Install as a service").map { text[$0.upperBound...] }
-        }
-        let section = try #require(found, "no '## Install as a service' section")
+        let text = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        let found = text.range(of: "### Install as a service").map { text[$0.upperBound...] }
+        let section = try #require(found, "no '### Install as a service' section")
         let body = section.range(of: "\n## ").map { section[..<$0.lowerBound] } ?? section
         let listed = body.split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }
             .filter { $0.hasPrefix("/usr/local/") && !$0.contains(" ") }
