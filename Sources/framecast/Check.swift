@@ -59,15 +59,8 @@ struct Check: AsyncParsableCommand {
         let width = max(8, definitions.map(\.name.count).max() ?? 0)
         var failures = 0
         for definition in definitions {
-            let line: String
-            switch await StreamCheck.run(definition.pipeline, probeTimeout: timeout) {
-            case .valid: line = "OK"
-            case .opensDevice: line = "OK     not run (opens a device)"
-            case .firstFrame(let frame): line = "OK     \(frame.format.width)x\(frame.format.height)  \(String(format: "%.1f KB", Double(frame.bytes) / 1024))"
-            case .failed(let reason):
-                failures += 1
-                line = "ERROR  \(reason)"
-            }
+            let line = Self.line(for: await StreamCheck.run(definition.pipeline, probeTimeout: timeout))
+            if line.hasPrefix("ERROR") { failures += 1 }
             print(definition.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + line)
         }
         if failures > 0 { throw ExitCode(2) }
@@ -110,7 +103,12 @@ struct Check: AsyncParsableCommand {
         } catch {
             return "ERROR  \(error.description)"
         }
-        switch await StreamCheck.run(definition.pipeline, probeTimeout: timeout) {
+        return line(for: await StreamCheck.run(definition.pipeline, probeTimeout: timeout))
+    }
+
+    /// "OK  1280x720  45.2 KB", "OK  not run (opens a device)" or "ERROR  reason".
+    static func line(for outcome: StreamCheck.Outcome) -> String {
+        switch outcome {
         case .valid:
             return "OK"
         case .opensDevice:
