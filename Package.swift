@@ -6,6 +6,13 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
+// Tests use Glibc's socket structs directly. Under MemberImportVisibility the compiler attributes
+// a C struct's members to whichever Clang module declared it first in that build (CNIOLinux,
+// CDispatch, Glibc), which differs between a clean and an incremental build: the tests leave it off.
+let testSwiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
 
 let package = Package(
     name: "framecast",
@@ -107,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "MediaPipelineTests",
             dependencies: ["MediaPipeline"],
-            swiftSettings: swiftSettings
+            swiftSettings: testSwiftSettings
         ),
         .testTarget(
             name: "FramecastServerTests",
@@ -125,7 +132,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: testSwiftSettings
         ),
     ]
 )

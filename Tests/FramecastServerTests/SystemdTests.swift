@@ -1,5 +1,4 @@
 import Foundation
-import CDispatch
 import Glibc
 import Testing
 
