@@ -54,4 +54,19 @@ import Testing
         }
         #expect(lost.isEmpty, "the last edit was not served after trials \(lost)")
     }
+
+    /// A stream's `renditions:` in the file are part of its definition: a reload that changes
+    /// them reports the stream changed (and serves the new names), as ReloadReport documents.
+    @Test func aReloadAppliesTheFilesNamedRenditions() async throws {
+        let stream = "  cam:\n    pipeline: \"\(ReloadTests.pattern("ball"))\"\n"
+        let path = try ConfigurationFileTests.file("streams:\n" + stream + "    renditions:\n      thumb: \"width=96\"\n")
+        defer { ConfigurationFileTests.remove(path) }
+        let server = try await FramecastProcess.serve(["--config", path])
+        defer { server.terminate() }
+        try ("streams:\n" + stream + "    renditions:\n      small: \"width=64\"\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let (head, body) = try await server.server.get("/api/reload", method: "POST")
+        #expect(head.status == 200)
+        let report = try JSONSerialization.jsonObject(with: Data(body)) as? [String: [String]]
+        #expect(report?["changed"] == ["cam"])
+    }
 }
