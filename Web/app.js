@@ -343,10 +343,16 @@ function takesFrame(tile, frame) {
 }
 
 // Text from the server: errors about the subscription. A refused rendition (the stream has as
-// many renditions as it may) is served at full size meanwhile; the tile notes why.
+// many renditions as it may) is served at full size meanwhile; the tile notes why. A stream that
+// ended (a reload removed it) is forgotten by the server: the next list of streams decides, and
+// the subscription is sent again even if it reads the same (the stream may be back by then).
 function onSocketText(text) {
   let reply;
   try { reply = JSON.parse(text); } catch { return; }
+  if (reply && Array.isArray(reply.ended) && reply.ended.length > 0) {
+    socket.sent = null;
+    schedulePoll(0);
+  }
   for (const [name, reason] of Object.entries((reply && reply.refused) || {})) {
     const tile = tiles.get(streamOf(name));
     if (tile) tile.refusal = reason;

@@ -35,7 +35,7 @@ public func buildApplication(
                     encoderDelayForTesting: configuration.renditionEncoderDelayForTesting,
                     creationsPerSecond: configuration.renditionCreationsPerSecond)
             },
-            namedRenditions: { configuration.namedRenditions(of: $0) }))
+            namedRenditions: { configuration.namedRenditions(of: $0) }, logger: logger))
     let budget = ClientBudget(limit: configuration.maxClients)
 
     // HEAD reaches every GET route (and HeadMiddleware makes it answer as GET would).

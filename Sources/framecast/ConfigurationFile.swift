@@ -78,7 +78,8 @@ struct ConfigurationFile {
             guard let on = Bool.construct(from: scalar) else { throw failure(at: value, "`\(key)` is true or false, not '\(scalar.string)'") }
             return on ? [flag] : []
         case .scalar(let scalar):
-            words = [flag, scalar.string]
+            // A file named in the file is found from the file's folder, as `file:` is.
+            words = [flag, Self.pathKeys.contains(key) ? resolve(scalar.string) : scalar.string]
         case .sequence(let sequence) where entry.isRepeating:
             for item in sequence {
                 guard let scalar = item.scalar else { throw failure(at: item, "`\(key)`: each item must be a single value") }
@@ -146,6 +147,9 @@ struct ConfigurationFile {
         }
     }
 
+    /// Keys whose value is a file or folder.
+    static let pathKeys: Set<String> = ["pipeline-file", "pipelines", "htpasswd", "web-root", "unix"]
+
     /// A mapping of names to single values (`set:`, `renditions:`).
     private func pairs(_ node: Node, what: String) throws(Failure) -> [(String, String)] {
         guard let mapping = node.mapping else { throw failure(at: node, "\(what) must be a mapping of names to values") }
@@ -172,8 +176,8 @@ struct ConfigurationFile {
 
     /// The file's arguments followed by the command line's: a flag on the command line replaces
     /// the file's value for that key, and a `--stream NAME=...` replaces the file's stream NAME.
-    func layered(under commandLine: [String]) -> [String] {
-        let given = Set(commandLine.compactMap(Self.flagName))
+    func layered(under commandLine: [String], overriding overridden: Set<String> = []) -> [String] {
+        let given = Set(commandLine.compactMap(Self.flagName)).union(overridden)
         let redefined = Set(
             commandLine.indices.compactMap { index -> String? in
                 let word = commandLine[index]

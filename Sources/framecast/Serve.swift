@@ -134,6 +134,26 @@ struct Serve: AsyncParsableCommand {
         return named
     }
 
+    /// The streams to serve, each with its named renditions: its pipeline file's, then the
+    /// `--rendition` flags' (which win). A flag naming a stream that does not exist is an error.
+    func servedDefinitions() throws(ExitCode) -> [StreamDefinition] {
+        var definitions = try streams.definitions()
+        for rendition in try namedRenditions() {
+            if let stream = rendition.stream, !definitions.contains(where: { $0.name == stream }) {
+                throw StartupFailure("--rendition \(stream)@\(rendition.name): there is no stream named '\(stream)'").exitCode
+            }
+            for index in definitions.indices where rendition.stream == nil || rendition.stream == definitions[index].name {
+                definitions[index].renditions[rendition.name] = rendition.request
+            }
+        }
+        return definitions
+    }
+
+    /// Whether the options name any stream (without any, the built-in test pattern is served).
+    var definesStreams: Bool {
+        streams.pipeline != nil || streams.pipelineFile != nil || streams.pipelinesDirectory != nil || !streams.streams.isEmpty
+    }
+
     func validate() throws {
         _ = try numbers()
         _ = try namedRenditions()
@@ -147,6 +167,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Until the reload handler is installed, a SIGHUP (systemctl reload right after start)
+        // would end the process by default.
+        signal(SIGHUP, SIG_IGN)
         let commandLine = Self.commandLineArguments()
         let file = try Self.configurationFile(explicit: config)
         let environment = try Self.environmentSettings(ProcessInfo.processInfo.environment)
@@ -167,9 +190,11 @@ struct Serve: AsyncParsableCommand {
     /// key set in a later layer replaces the earlier layers' value.
     static func layeredArguments(_ file: ConfigurationFile?, _ environment: EnvironmentSettings, _ commandLine: [String]) -> [String] {
         let given = Set(commandLine.compactMap(ConfigurationFile.flagName))
-        let fromEnvironment = environment.arguments.filter { !given.contains($0.key) }.flatMap(\.words)
-        let overrides = fromEnvironment + commandLine
-        return file?.layered(under: overrides) ?? overrides
+        let fromEnvironment = environment.arguments.filter { !given.contains($0.key) }
+        let overrides = fromEnvironment.flatMap(\.words) + commandLine
+        // A variable that turns a flag off has no words, and still replaces the file's value.
+        let overridden = given.union(fromEnvironment.map(\.key))
+        return file?.layered(under: overrides, overriding: overridden) ?? overrides
     }
 
     /// The arguments given to `serve` on the command line (after the subcommand's name, if any).
@@ -224,14 +249,15 @@ struct Serve: AsyncParsableCommand {
             let arguments = layeredArguments(file, environment, commandLine)
             let serve = try Serve.parse(arguments)
             _ = try serve.numbers()
-            _ = try serve.namedRenditions()
-            return Reloaded(definitions: try serve.streams.definitions(), settings: settings(in: arguments))
+            return Reloaded(definitions: try serve.servedDefinitions(), definesStreams: serve.definesStreams, settings: settings(in: arguments))
         }
     }
 
     /// What a reload read: the streams, and the other settings (which need a restart).
     struct Reloaded {
         var definitions: [StreamDefinition]
+        /// False when they are the built-in test pattern, for want of any stream.
+        var definesStreams: Bool
         var settings: [String: [String]]
     }
 
@@ -264,7 +290,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "framecast")
         if let configurationPath { logger.info("configuration read from \(configurationPath)") }
 
-        let definitions = try streams.definitions()
+        let definitions = try servedDefinitions()
         if check {
             for definition in definitions {
                 if case .failed(let reason) = await StreamCheck.run(definition.pipeline, probeTimeout: nil) {
@@ -292,7 +318,13 @@ struct Serve: AsyncParsableCommand {
         } else if unixPath == nil || host != nil {
             configuration.listeners = [.tcp(host: configuration.host, port: numbers.port)]
         }
-        if let unixPath { configuration.listeners.append(.unix(path: unixPath, mode: numbers.unixMode)) }
+        if let unixPath {
+            // Only a stale socket file is replaced: one another server still answers on is not.
+            if UnixSocketFile.answers(unixPath) {
+                throw StartupFailure("--unix \(unixPath): another server is listening on that socket").exitCode
+            }
+            configuration.listeners.append(.unix(path: unixPath, mode: numbers.unixMode))
+        }
         configuration.stream.idleTimeout = numbers.idleTimeout
         configuration.stream.alwaysOn = alwaysOn
         configuration.stream.warmupFrames = numbers.warmupFrames
@@ -302,12 +334,6 @@ struct Serve: AsyncParsableCommand {
         configuration.maxClients = numbers.maxClients
         configuration.headerTimeout = numbers.headerTimeout
         configuration.maxRenditions = numbers.maxRenditions
-        configuration.renditions = try namedRenditions()
-        for rendition in configuration.renditions {
-            if let stream = rendition.stream, !definitions.contains(where: { $0.name == stream }) {
-                throw StartupFailure("--rendition \(stream)@\(rendition.name): there is no stream named '\(stream)'").exitCode
-            }
-        }
         configuration.allowOrigin = allowOrigin
         configuration.allowHosts = allowHosts
         do {
@@ -327,11 +353,16 @@ struct Serve: AsyncParsableCommand {
 
         let notifier = SystemdNotifier(environment: environment, logger: logger)
         // The settings in force, to tell which a reload cannot apply.
-        let started = try? Self.reloadedDefinitions(configurationPath: configurationPath, commandLine: commandLine).settings
+        let started = try? Self.reloadedDefinitions(configurationPath: configurationPath, commandLine: commandLine)
         let reloader = StreamReloader(
             load: {
                 let reloaded = try Self.reloadedDefinitions(configurationPath: configurationPath, commandLine: commandLine)
-                if let started {
+                // An emptied file (an editor that truncates before it writes, a mistake) would
+                // replace every camera with the test pattern.
+                if started?.definesStreams == true, !reloaded.definesStreams {
+                    throw StartupFailure("the configuration now defines no stream (an empty or truncated file?): the running streams are kept")
+                }
+                if let started = started?.settings {
                     let changed = Set(started.keys).union(reloaded.settings.keys).filter { started[$0] != reloaded.settings[$0] }
                     if !changed.isEmpty {
                         logger.warning("changed settings take effect at the next start: \(changed.sorted().joined(separator: ", "))")
@@ -371,7 +402,10 @@ struct Serve: AsyncParsableCommand {
         do {
             try await ServiceGroup(configuration: group).run()
         } catch {
-            logger.warning("shut down with an error: \(error)")
+            // A listener that cannot bind (a port in use, a bad socket path) ends here: a status
+            // other than 0, so that systemd's Restart=on-failure and scripts see it.
+            logger.error("stopped: \(error)")
+            throw ExitCode(1)
         }
     }
 }

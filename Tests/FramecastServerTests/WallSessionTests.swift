@@ -31,7 +31,7 @@ struct WallSessionTests {
                 makeRenditions: { stream, _ in
                     RenditionSet(source: stream, named: [:], limit: 0, metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
                 },
-                namedRenditions: { _ in [:] }))
+                namedRenditions: { _ in [:] }, logger: Logger(label: "test")))
     }
 
     /// The streams of `names` as the controller resolves them (unknown names are its business).

@@ -11,6 +11,8 @@ final class WallSession: Sendable {
     private struct State {
         var pending: [String: (frame: Frame, stream: StreamSupervisor)] = [:]
         var wanted: Set<String> = []
+        /// Wanted streams whose hub finished, not yet reported to the page.
+        var ended: Set<String> = []
         var closed = false
         /// A valid subscription arrived (even an empty one).
         var subscribed = false
@@ -86,6 +88,28 @@ final class WallSession: Sendable {
         guard let replaced else { return false }
         wake.yield()
         return replaced
+    }
+
+    /// A wanted stream's hub finished: it is no longer wanted, its tile goes, and the writer
+    /// reports it (`takeEnded`). Called on the loop.
+    fileprivate func streamEnded(_ name: String) {
+        let ended = state.withLock { state -> Bool in
+            guard !state.closed, state.wanted.remove(name) != nil else { return false }
+            state.pending[name] = nil
+            state.ended.insert(name)
+            return true
+        }
+        guard ended else { return }
+        tiles.value?.leave(name)
+        wake.yield()
+    }
+
+    /// The streams that ended since the last call, sorted.
+    func takeEnded() -> [String] {
+        state.withLock { state in
+            defer { state.ended.removeAll() }
+            return state.ended.sorted()
+        }
     }
 
     /// Takes every waiting frame (at most one per stream).
@@ -170,5 +194,8 @@ private final class WallTile: FrameConsumer {
 
     func hubFinished() {
         joined = false
+        // The stream was removed (a reload) or the server stops: the session forgets it, releases
+        // its lease, and tells the page.
+        session?.streamEnded(stream.name)
     }
 }

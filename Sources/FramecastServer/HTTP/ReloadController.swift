@@ -22,7 +22,7 @@ struct ReloadController<Context: ChannelRequestContext> {
                     .response(status: .forbidden)
             }
             if !requiresAuthentication, !Self.isLocal(context.channel.remoteAddress) {
-                return JSONError(error: "without --auth or --htpasswd, a reload is accepted only from this machine")
+                return JSONError(error: "without --auth or --htpasswd, a reload is accepted only over loopback (or send SIGHUP)")
                     .response(status: .forbidden)
             }
             switch await reloader.reload(trigger: "POST /api/reload") {
@@ -33,16 +33,19 @@ struct ReloadController<Context: ChannelRequestContext> {
                     .response(status: .unprocessableContent)
             }
         }
-        router.on("/api/reload", method: .get) { _, _ in
-            JSONError(error: "method GET is not allowed here; use POST").response(status: .methodNotAllowed, headers: [.allow: "POST"])
+        for method in [HTTPRequest.Method.get, .put, .delete, .patch, .options] {
+            router.on("/api/reload", method: method) { _, _ in
+                JSONError(error: "method \(method.rawValue) is not allowed here; use POST").response(status: .methodNotAllowed, headers: [.allow: "POST"])
+            }
         }
     }
 
-    /// A peer on this machine: loopback, or a unix socket (no address).
+    /// A peer on this machine's loopback. Not a unix socket's: behind a proxy (what `--unix` is
+    /// for), every remote viewer arrives through it. SIGHUP reloads a server on a socket alone.
     static func isLocal(_ address: SocketAddress?) -> Bool {
-        guard let address else { return true }
+        guard let address else { return false }
         switch address {
-        case .unixDomainSocket: return true
+        case .unixDomainSocket: return false
         case .v4, .v6: return HostPolicy.isLoopback(address.ipAddress ?? "")
         }
     }

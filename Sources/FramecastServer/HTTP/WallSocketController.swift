@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import ServiceLifecycle
+import Synchronization
 
 /// `/ws`: the page's wall of streams over one WebSocket, because browsers open at most six
 /// HTTP/1.1 connections per host and every `<img>` stream holds one forever.
@@ -30,6 +31,8 @@ struct WallSocketController {
 
     private struct Reply: Encodable {
         var error: String?
+        /// Wanted streams that no longer exist (a reload removed them).
+        var ended: [String]?
         var unknown: [String]?
         var streams: [String]?
         /// Renditions that could not be served, with the reason.
@@ -48,9 +51,12 @@ struct WallSocketController {
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, eventLoop: any EventLoop, logger: Logger) async throws {
         let session = WallSession(eventLoop: eventLoop)
         defer { session.close() }
-        var ticket: ClientBudget.Ticket?
-        defer { ticket?.release() }
+        // Admitted on the first subscription that names a stream; given back when the session
+        // wants none (it says so, or every stream it wanted was removed by a reload).
+        let ticket = SessionTicket()
+        defer { ticket.release() }
         let encoder = JSONEncoder()
+        let catalog = self.catalog
         func reply(_ reply: Reply) async throws {
             try await outbound.write(.text(String(decoding: try encoder.encode(reply), as: UTF8.self)))
         }
@@ -58,6 +64,13 @@ struct WallSocketController {
             group.addTask {
                 // The only writer of this connection: one frame per stream per wake-up.
                 for await _ in session.wakeups {
+                    let ended = session.takeEnded()
+                    if !ended.isEmpty {
+                        if !session.wantedNames.contains(where: { catalog.named(Self.streamName($0)) != nil }) { ticket.release() }
+                        // The page subscribes again if such a stream comes back.
+                        let text = try JSONEncoder().encode(Reply(ended: ended, streams: catalog.names))
+                        try await outbound.write(.text(String(decoding: text, as: UTF8.self)))
+                    }
                     for (frame, stream) in session.takePending() {
                         // Placeholders go to the wall too: a tile shows NO SIGNAL while its camera is down.
                         let message = frame.encoding(WallMessage.self, make: WallMessage.init)
@@ -85,15 +98,14 @@ struct WallSocketController {
                 }
                 // Only names that exist count: a session that wants nothing real holds no slot.
                 if !request.streams.contains(where: { catalog.named(Self.streamName($0.name)) != nil }) {
-                    ticket?.release()
-                    ticket = nil
-                } else if ticket == nil {
+                    ticket.release()
+                } else if !ticket.isHeld {
                     guard let admitted = budget.admit() else {
                         try await reply(Reply(error: budget.refusal().error))
                         try await outbound.close(.unknown(1013), reason: "server full")
                         break
                     }
-                    ticket = admitted
+                    ticket.hold(admitted)
                 }
                 // Admitted first: a refused session never starts a rendition. Resolved side by
                 // side: a rendition of a stream that has never run waits for its first frame.
@@ -153,5 +165,23 @@ struct WallSocketController {
             session.close()
             group.cancelAll()
         }
+    }
+}
+
+/// A session's place in `--max-clients`, held by its reading and writing tasks alike.
+private final class SessionTicket: Sendable {
+    private let ticket = Mutex<ClientBudget.Ticket?>(nil)
+
+    var isHeld: Bool { ticket.withLock { $0 != nil } }
+
+    func hold(_ admitted: ClientBudget.Ticket) {
+        ticket.withLock { $0 = admitted }
+    }
+
+    func release() {
+        ticket.withLock { held in
+            defer { held = nil }
+            return held
+        }?.release()
     }
 }

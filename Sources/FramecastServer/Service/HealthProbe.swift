@@ -22,7 +22,7 @@ public struct HealthProbe: Sendable {
         for (index, loop) in eventLoopGroup.makeIterator().enumerated() {
             probes.append(("event loop \(index)", { answer in loop.execute(answer) }))
         }
-        for stream in catalog.streams {
+        for stream in catalog.streamsToProbe {
             probes.append(("stream \(stream.name)'s queue", { answer in stream.onQueue(answer) }))
         }
         return await withTaskGroup(of: String?.self) { group in

@@ -36,8 +36,16 @@ public final class StreamReloader: Sendable {
         }
     }
 
-    /// `trigger` says what asked (for the log).
+    /// One reload at a time, reading and applying together: two at once could apply an older
+    /// read after a newer one.
+    private let gate = SerialGate()
+
+    /// `trigger` says what asked (for the log). Waits for a reload in progress to finish first.
     public func reload(trigger: String) async -> Result<StreamCatalog.ReloadReport, Failure> {
+        await gate.run { await reloadNow(trigger: trigger) }
+    }
+
+    private func reloadNow(trigger: String) async -> Result<StreamCatalog.ReloadReport, Failure> {
         guard let catalog = catalogs.withLock({ $0 }) else { return .failure(.catalog(.shutDown)) }
         notifier?.reloading(status: "reloading (\(trigger))")
         defer { notifier?.ready(status: "serving \(catalog.names.count) stream(s)") }
@@ -45,7 +53,7 @@ public final class StreamReloader: Sendable {
         do {
             definitions = try load()
         } catch {
-            let reason = (error as? any CustomStringConvertible)?.description ?? "\(error)"
+            let reason = String(describing: error)
             logger.error("reload (\(trigger)) refused, still serving the running configuration: \(reason)")
             return .failure(.configuration(reason))
         }

@@ -1,3 +1,4 @@
+public import Logging
 public import MediaPipeline
 public import ServiceLifecycle
 import Synchronization
@@ -21,11 +22,15 @@ public final class StreamCatalog: Service, Sendable {
         let makeSupervisor: @Sendable (StreamDefinition) throws(PipelineError) -> StreamSupervisor
         let makeRenditions: @Sendable (StreamSupervisor, [String: RenditionRequest]) -> RenditionSet
         let namedRenditions: @Sendable (StreamDefinition) -> [String: RenditionRequest]
+        let logger: Logger
     }
 
     private struct State {
         /// Sorted by name.
         var entries: [Entry]
+        /// Streams a reload removed whose pipeline has not stopped yet (a camera driver stuck in
+        /// a call): still probed by the watchdog, by name.
+        var retiring: [ObjectIdentifier: StreamSupervisor] = [:]
         var running = false
         var shutDown = false
     }
@@ -63,6 +68,12 @@ public final class StreamCatalog: Service, Sendable {
     /// The renditions of the stream named `name`.
     public func renditions(of name: String) -> RenditionSet? { entry(name)?.renditions }
 
+    /// Every stream whose queue must answer for the server to be healthy: those served, and
+    /// those a reload removed that have not stopped yet.
+    public var streamsToProbe: [StreamSupervisor] {
+        state.withLock { $0.entries.map(\.supervisor) + Array($0.retiring.values) }
+    }
+
     /// The definitions being served, in name order.
     public var definitions: [StreamDefinition] { state.withLock { $0.entries.map(\.definition) } }
 
@@ -91,11 +102,33 @@ public final class StreamCatalog: Service, Sendable {
             state.shutDown = true
             return state.entries
         }
-        // Renditions first: they are consumers of their source streams.
-        for entry in entries { await entry.renditions.shutdown() }
-        await withTaskGroup(of: Void.self) { group in
-            for entry in entries { group.addTask { await entry.supervisor.shutdown() } }
+        // Renditions first: they are consumers of their source streams. Bounded: a pipeline stuck
+        // in a call it cannot interrupt must not hold the exit (the service group ends the
+        // process when cancellation takes too long).
+        let stopped = await Self.within(seconds: 1.5) {
+            for entry in entries { await entry.renditions.shutdown() }
+            await withTaskGroup(of: Void.self) { group in
+                for entry in entries { group.addTask { await entry.supervisor.shutdown() } }
+            }
         }
+        if !stopped {
+            factory.logger.error("a pipeline did not stop within 1.5 s of shutdown (an element is stuck in a call): exiting without waiting for it")
+        }
+    }
+
+    /// Runs `operation` in a task of its own and waits for it at most `seconds`: true when it
+    /// finished. One that does not is left running (it cannot be interrupted).
+    static func within(seconds: Double, _ operation: @escaping @Sendable () async -> Void) async -> Bool {
+        let finished = OneAnswer()
+        Task {
+            await operation()
+            finished.answer(true)
+        }
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            finished.answer(false)
+        }
+        return await finished.value
     }
 
     // MARK: - Reload
@@ -131,6 +164,7 @@ public final class StreamCatalog: Service, Sendable {
     /// viewers still connected, and the rest are not touched.
     public func apply(_ definitions: [StreamDefinition]) async throws(ReloadFailure) -> ReloadReport {
         guard !definitions.isEmpty else { throw .noStreams }
+        // `StreamReloader` runs one reload at a time; this guards direct callers.
         guard reloading.withLock({ busy in
             defer { busy = true }
             return !busy
@@ -192,17 +226,50 @@ public final class StreamCatalog: Service, Sendable {
         let running = state.withLock { state -> Bool? in
             guard !state.shutDown else { return nil }
             state.entries = (kept + added).sorted { $0.definition.name < $1.definition.name }
+            for entry in removed { state.retiring[ObjectIdentifier(entry.supervisor)] = entry.supervisor }
             return state.running
         }
         guard let running else { throw .shutDown }
         if running {
             for entry in added { entry.supervisor.begin() }
         }
-        for set in retiredRenditions { await set.shutdown() }
+        // Ended now (their viewers get the closing boundary at once), stopped in the background:
+        // a removed camera whose driver hangs must not hold the reload, nor every later one.
+        for set in retiredRenditions { Task { await set.shutdown() } }
         for entry in removed {
-            await entry.renditions.shutdown()
-            await entry.supervisor.shutdown()
+            Task {
+                await entry.renditions.shutdown()
+                await entry.supervisor.shutdown()
+                _ = self.state.withLock { $0.retiring.removeValue(forKey: ObjectIdentifier(entry.supervisor)) }
+            }
         }
         return report
+    }
+}
+
+/// The first of several answers, awaited once.
+private final class OneAnswer: Sendable {
+    private let state = Mutex<(answer: Bool?, waiter: CheckedContinuation<Bool, Never>?)>((nil, nil))
+
+    func answer(_ value: Bool) {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            guard state.answer == nil else { return nil }
+            state.answer = value
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: value)
+    }
+
+    var value: Bool {
+        get async {
+            await withCheckedContinuation { waiter in
+                let answered = state.withLock { state -> Bool? in
+                    if state.answer == nil { state.waiter = waiter }
+                    return state.answer
+                }
+                if let answered { waiter.resume(returning: answered) }
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ import NIOPosix
 func withUnixHTTPRequest<T: Sendable>(
     socketPath: String,
     path: String,
+    method: String = "GET",
     _ body: (inout ResponseReader) async throws -> T
 ) async throws -> T {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -17,7 +18,7 @@ func withUnixHTTPRequest<T: Sendable>(
         }
     return try await channel.executeThenClose { inbound, outbound in
         // The Host a proxy in front of the socket would pass on.
-        let request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: framecast-tests\r\nConnection: close\r\n\r\n"
+        let request = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: framecast-tests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         try await outbound.write(ByteBuffer(string: request))
         var reader = ResponseReader(inbound.makeAsyncIterator(), outbound: outbound)
         try await reader.readHead()
