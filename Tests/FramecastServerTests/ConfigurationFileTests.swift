@@ -69,6 +69,44 @@ import Testing
         #expect(size.width == 96)
     }
 
+    /// Every key of README's reference (every flag of `serve`), alone in a file with a value it
+    /// takes, is accepted by `check --config`. A new flag without a sample here fails the test:
+    /// whoever adds a flag sees it through the file too.
+    @Test func everyKeyOfTheReferenceIsAcceptedInAFile() async throws {
+        let reference = try await FramecastProcess.runToExit(["configuration-reference"])
+        let rows = reference.output.split(separator: "\n").dropFirst(2).map { row in
+            row.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        let pattern = TestPipelines.pattern(width: 64, height: 48, fps: "10/1")
+        let samples: [String: String] = [
+            "pipeline": "\"\(pattern)\"",
+            "pipeline-file": Self.repository.appendingPathComponent("pipelines/test.pipeline").path,
+            "pipelines": Self.repository.appendingPathComponent("pipelines").path,
+            "stream": "[\"cam=\(pattern)\"]",
+            "set": "[\"WIDTH=320\"]",
+            "host": "127.0.0.1",
+            "unix": "/run/framecast/framecast.sock",
+            "exit-when-idle": "60",
+            "rendition": "[\"thumb=width=96,quality=50\"]",
+            "auth": "\"viewer:secret\"",
+            "htpasswd": "/etc/framecast/htpasswd",
+            "allow-origin": "https://example.org",
+            "allow-host": "[cam.local, example.org]",
+            "web-root": Self.repository.appendingPathComponent("Web").path,
+        ]
+        #expect(rows.count > 20)
+        for row in rows {
+            let key = row[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            let value = row[2] == "true / false" ? "true" : samples[key] ?? row[3].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            #expect(!value.isEmpty, "no sample value for the key `\(key)`: add one to this test")
+            guard !value.isEmpty else { continue }
+            let path = try Self.file("\(key): \(value)\n")
+            defer { Self.remove(path) }
+            let result = try await FramecastProcess.runToExit(["check", "--config", path])
+            #expect(result.status == 0, "\(key): \(value): \(result.error)")
+        }
+    }
+
     /// Each broken file: the line reported and what the message names.
     @Test(arguments: [
         ("port: 8080\nbogus: 1\n", 2, "unknown key `bogus`"),
