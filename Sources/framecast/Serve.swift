@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import Synchronization
 import FramecastServer
 import Foundation
 import Logging
@@ -385,7 +386,8 @@ struct Serve: AsyncParsableCommand {
         }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application)]
-        services.append(.init(service: SignalReload(reloader: reloader, notifier: notifier)))
+        let stopping = Atomic(false)
+        services.append(.init(service: SignalReload(reloader: reloader, notifier: notifier) { stopping.store(true, ordering: .relaxed) }))
         if let watchdog = Watchdog(
             environment: environment, processID: getpid(), notifier: notifier, probe: HealthProbe(catalog: application.catalog), logger: logger)
         {
@@ -402,6 +404,12 @@ struct Serve: AsyncParsableCommand {
         do {
             try await ServiceGroup(configuration: group).run()
         } catch {
+            // Once stopping (SIGTERM, --exit-when-idle), an error is only a connection that would
+            // not close in time: the exit is still the one asked for.
+            guard !stopping.load(ordering: .relaxed) else {
+                logger.warning("shut down with an error: \(error)")
+                return
+            }
             // A listener that cannot bind (a port in use, a bad socket path) ends here: a status
             // other than 0, so that systemd's Restart=on-failure and scripts see it.
             logger.error("stopped: \(error)")

@@ -7,6 +7,8 @@ import UnixSignals
 struct SignalReload: Service {
     let reloader: StreamReloader
     let notifier: SystemdNotifier?
+    /// Told when the graceful shutdown begins (a signal, `--exit-when-idle`).
+    let onShutdown: @Sendable () -> Void
 
     func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
@@ -17,6 +19,7 @@ struct SignalReload: Service {
                 }
             }
         } onGracefulShutdown: {
+            onShutdown()
             notifier?.stopping()
         }
     }
