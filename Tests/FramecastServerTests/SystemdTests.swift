@@ -9,6 +9,12 @@ import Testing
 @Suite(.serialized) struct SystemdTests {
     static let framecast = FramecastProcess.executable.path
     static let socketActivate = "/usr/bin/systemd-socket-activate"
+
+    /// systemd-socket-activate passes the program only the variables named with `-E`: the
+    /// sanitizers' options too, when the suite runs under one (`make test-sanitize`).
+    static var sanitizerOptions: [String] {
+        ["ASAN_OPTIONS", "TSAN_OPTIONS"].filter { ProcessInfo.processInfo.environment[$0] != nil }.flatMap { ["-E", $0] }
+    }
     /// Small and slow: every test encodes for real on two cores.
     static let small = TestPipelines.pattern(width: 160, height: 120, fps: "10/1")
 
@@ -56,7 +62,8 @@ import Testing
         let held = try HeldPort()
         let child = ChildProcess(
             Self.socketActivate,
-            ["-l", "127.0.0.1:\(port)", Self.framecast, "--pipeline", Self.small, "--host", "127.0.0.1", "--port", String(held.port), "--exit-when-idle", "1"],
+            ["-l", "127.0.0.1:\(port)"] + Self.sanitizerOptions
+                + [Self.framecast, "--pipeline", Self.small, "--host", "127.0.0.1", "--port", String(held.port), "--exit-when-idle", "1"],
             environment: Self.environment())
         try child.run()
         // The launcher binds, waits for the first connection, then execs framecast in its place.
@@ -97,7 +104,7 @@ import Testing
     func badListenFDsIsAStartupError(count: String, says: String) async throws {
         let port = try FramecastProcess.freePort()
         let child = ChildProcess(
-            Self.socketActivate, ["-l", "127.0.0.1:\(port)", "-E", "LISTEN_FDS=\(count)", Self.framecast, "--pipeline", Self.small],
+            Self.socketActivate, ["-l", "127.0.0.1:\(port)", "-E", "LISTEN_FDS=\(count)"] + Self.sanitizerOptions + [Self.framecast, "--pipeline", Self.small],
             environment: Self.environment())
         try child.run()
         try await eventually(10, "systemd-socket-activate listening") { child.standardErrorText.contains("Listening on") }
