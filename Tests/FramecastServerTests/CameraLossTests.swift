@@ -116,18 +116,10 @@ final class HangingCamera: @unchecked Sendable {
         self.frame = frame
         self.framesPerConnection = framesPerConnection
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 && listen(fd, 8) == 0
-            }
-        }
+        let port = bindToFreeLoopbackPort(fd)
         listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
-        guard listening else { throw HTTPTestError.closed("starting the hanging camera") }
+        self.port = port ?? 0
+        guard port != nil, listen(fd, 8) == 0 else { throw HTTPTestError.closed("starting the hanging camera") }
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }

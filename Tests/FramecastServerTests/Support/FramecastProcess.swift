@@ -96,17 +96,23 @@ final class FramecastProcess: @unchecked Sendable {
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw HTTPTestError.closed("binding a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard let port = bindToFreeLoopbackPort(fd) else { throw HTTPTestError.closed("binding a free port") }
+        return port
     }
+}
+
+/// Binds `fd` (an AF_INET stream socket) to 127.0.0.1 on a port the kernel picks, and returns
+/// that port; nil when the kernel refused.
+func bindToFreeLoopbackPort(_ fd: Int32) -> Int? {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
 }
 
 /// A client that sends its request and then never reads: the kernel's buffers fill up and the
