@@ -22,6 +22,8 @@ packages=(
   # Tests: ffmpeg reads the stream as a third-party client; curl for the README's examples.
   ffmpeg
   curl
+  # Tests: openssl makes the certificates HTTPS is tested with (curl, above, is the HTTP/2 client).
+  openssl
   # Tests: htpasswd makes the bcrypt entries that --htpasswd reads.
   apache2-utils
   # Tests: SystemdTests serves --unix through nginx as an upstream (proxy_pass http://unix:...);

@@ -1,6 +1,7 @@
 import Glibc
 public import Hummingbird
 import HummingbirdCore
+import HummingbirdHTTP2
 import HummingbirdWebSocket
 public import Logging
 import NIOCore
@@ -17,6 +18,8 @@ public struct FramecastApplication: Service {
     public let catalog: StreamCatalog
     private let configuration: ServerConfiguration
     private let responder: HTTPChannelHandler.Responder
+    /// The same routes, answered as over HTTPS (`Strict-Transport-Security`, secure cookies).
+    private let secureResponder: HTTPChannelHandler.Responder
     private let webSocketResponder: RouterResponder<FramecastWebSocketRequestContext>
     private let logger: Logger
     private let onServerRunning: @Sendable ([BoundListener]) async -> Void
@@ -31,13 +34,18 @@ public struct FramecastApplication: Service {
         self.webSocketResponder = webSocketResponder
         self.logger = logger
         self.onServerRunning = onServerRunning
-        self.responder = Self.httpResponder(responder, logger: logger)
+        self.responder = Self.httpResponder(responder, logger: logger, secure: false, hstsMaxAge: 0)
+        self.secureResponder = Self.httpResponder(responder, logger: logger, secure: true, hstsMaxAge: configuration.hstsMaxAge)
     }
 
     /// What Hummingbird's `Application` does per request: a context for the route, a 500 for an
     /// error no route turned into a response, and the `Date` and `Server` headers.
-    private static func httpResponder(_ responder: RouterResponder<FramecastRequestContext>, logger: Logger) -> HTTPChannelHandler.Responder {
+    /// `secure`: the request came over TLS; `hstsMaxAge` > 0 then adds `Strict-Transport-Security`.
+    private static func httpResponder(
+        _ responder: RouterResponder<FramecastRequestContext>, logger: Logger, secure: Bool, hstsMaxAge: Int
+    ) -> HTTPChannelHandler.Responder {
         let date = HTTPDateHeader()
+        let hsts = secure && hstsMaxAge > 0 ? "max-age=\(hstsMaxAge)" : nil
         return { request, responseWriter, channel in
             let context = FramecastRequestContext(source: .init(channel: channel, logger: logger))
             var response: Response
@@ -51,6 +59,7 @@ public struct FramecastApplication: Service {
             }
             response.headers[.date] = date.value
             response.headers[.server] = "Framecast"
+            if let hsts { response.headers[.strictTransportSecurity] = hsts }
             do {
                 try await responseWriter.write(response: response.head, body: response.body)
             } catch is HTTPParserError {
@@ -74,24 +83,80 @@ public struct FramecastApplication: Service {
             if let all { await onServerRunning(all) }
         }
         var services: [any Service] = [catalog]
+        let httpsPort = HTTPSPort(configuration.port)
         for (index, address) in listeners.enumerated() {
+            let isSecure = secure(address)
             services.append(try server(for: address) { channel in
-                await report(index, Self.bound(address, channel: channel))
+                let listener = Self.bound(address, channel: channel, secure: isSecure)
+                if listener.secure, let port = listener.port { httpsPort.set(port) }
+                await report(index, listener)
             })
+        }
+        if let redirectPort = configuration.redirectHTTPPort {
+            services.append(redirectServer(host: configuration.host, port: redirectPort, to: httpsPort))
+        }
+        if let certificates = configuration.tls {
+            services.append(CertificateWatcher(certificates: certificates, interval: configuration.tlsCheckInterval, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()
     }
 
-    private func server(for address: ListenAddress, onRunning: @escaping @Sendable (any Channel) async -> Void) throws -> any Service {
-        let childChannel = TunedChildChannel(
-            base: HTTP1WebSocketUpgradeChannel(
-                responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
+    /// Whether `address` serves HTTPS: TCP ports (bound here or by systemd) when there is a
+    /// certificate; a unix socket stays plain HTTP for the proxy in front of it.
+    private func secure(_ address: ListenAddress) -> Bool {
+        guard configuration.tls != nil else { return false }
+        switch address {
+        case .tcp: return true
+        case .inherited(let descriptor): return InheritedSockets.localHost(of: descriptor) != nil
+        case .unix: return false
+        }
+    }
+
+    private func connectionSetup(for address: ListenAddress) -> ConnectionSetup {
+        ConnectionSetup(
             clientTimeout: configuration.clientTimeout,
             requestTimeout: configuration.headerTimeout,
             hostPolicy: HostPolicy(
                 bindHost: Self.policyHost(of: address), allowHosts: configuration.allowHosts,
                 allowOrigins: configuration.allowOrigin.map { [$0] } ?? []))
+    }
+
+    private func server(for address: ListenAddress, onRunning: @escaping @Sendable (any Channel) async -> Void) throws -> any Service {
+        let setup = connectionSetup(for: address)
+        if secure(address), let certificates = configuration.tls {
+            let childChannel = SecureChildChannel(
+                certificates: certificates,
+                http1: HTTP1WebSocketUpgradeChannel(
+                    responder: secureResponder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
+                responder: secureResponder, setup: setup,
+                connectionIdleTimeout: .milliseconds(configuration.headerTimeout.saturatingMilliseconds))
+            return server(childChannel, at: address, onRunning: onRunning)
+        }
+        let childChannel = TunedChildChannel(
+            base: HTTP1WebSocketUpgradeChannel(
+                responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
+            setup: setup)
+        return server(childChannel, at: address, onRunning: onRunning)
+    }
+
+    /// `--redirect-http`: plain HTTP on `port` answering every request with a redirect to HTTPS.
+    private func redirectServer(host: String, port: Int, to httpsPort: HTTPSPort) -> any Service {
+        let address = ListenAddress.tcp(host: host, port: port)
+        let childChannel = TunedChildChannel(
+            base: HTTP1Channel(
+                responder: HTTPSRedirect(httpsPort: httpsPort).responder,
+                configuration: .init(idleTimeout: .milliseconds(configuration.headerTimeout.saturatingMilliseconds))),
+            setup: connectionSetup(for: address))
+        let logger = self.logger
+        return server(childChannel, at: address) { channel in
+            logger.info("redirecting http://\(host):\(channel.localAddress?.port ?? port)/ to HTTPS")
+        }
+    }
+
+    private func server<ChildChannel: ServerChildChannel>(
+        _ childChannel: ChildChannel, at address: ListenAddress, onRunning: @escaping @Sendable (any Channel) async -> Void
+    ) -> any Service {
         let group = MultiThreadedEventLoopGroup.singleton
         switch address {
         case .tcp(let host, let port):
@@ -132,18 +197,20 @@ public struct FramecastApplication: Service {
         }
     }
 
-    private static func bound(_ address: ListenAddress, channel: any Channel) -> BoundListener {
+    private static func bound(_ address: ListenAddress, channel: any Channel, secure: Bool) -> BoundListener {
         let port = channel.localAddress?.port
+        let scheme = secure ? "https" : "http"
         switch address {
         case .tcp(let host, _):
-            return BoundListener(address: address, port: port, description: ListenAddress.tcp(host: host, port: port ?? 0).description)
+            let shown = ListenAddress.tcp(host: host, port: port ?? 0).description
+            return BoundListener(address: address, port: port, secure: secure, description: secure ? "https" + shown.dropFirst(4) : shown)
         case .unix:
-            return BoundListener(address: address, port: nil, description: address.description)
+            return BoundListener(address: address, port: nil, secure: false, description: address.description)
         case .inherited:
             let shown = channel.localAddress.map { local in
-                local.port.map { "http://\(local.ipAddress ?? "?"):\($0)/ (inherited)" } ?? "\(local) (inherited)"
+                local.port.map { "\(scheme)://\(local.ipAddress ?? "?"):\($0)/ (inherited)" } ?? "\(local) (inherited)"
             }
-            return BoundListener(address: address, port: port, description: shown ?? address.description)
+            return BoundListener(address: address, port: port, secure: secure, description: shown ?? address.description)
         }
     }
 }

@@ -65,6 +65,21 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("header-timeout"), parsing: .unconditional, help: "Seconds a request may take to arrive whole (head and body, from the connection's first byte or the previous response), or a connection stay idle between requests (0.1 to 3600).")
     var headerTimeout = "10"
 
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("Serve HTTPS (HTTP/2 where the browser offers it) with this PEM certificate chain; needs --tls-key. Read again on SIGHUP and when it changes on disk.", valueName: "FILE"))
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "FILE"))
+    var tlsKey: String?
+
+    @Option(name: .customLong("redirect-http"), parsing: .unconditional, help: ArgumentHelp("With --tls-cert: also listen for plain HTTP on this port and redirect every request to HTTPS (1 to 65535).", valueName: "PORT"))
+    var redirectHTTP: String?
+
+    @Option(name: .customLong("hsts"), parsing: .unconditional, help: ArgumentHelp("With --tls-cert: send Strict-Transport-Security with this max-age, so browsers use only HTTPS from then on (0 to 63072000; off by default).", valueName: "SECONDS"))
+    var hsts = "0"
+
+    @Option(name: .customLong("tls-check-interval"), parsing: .unconditional, help: ArgumentHelp("Seconds between checks of --tls-cert and --tls-key for a renewed certificate (1 to 86400).", valueName: "SECONDS"))
+    var tlsCheckInterval = "60"
+
     @Option(help: ArgumentHelp("Require HTTP Basic authentication with this user and password (every route but /healthz).", valueName: "USER:PASSWORD"))
     var auth: String?
 
@@ -98,6 +113,9 @@ struct Serve: AsyncParsableCommand {
         var maxRenditions: Int
         var exitWhenIdle: Double?
         var unixMode: UInt16
+        var redirectHTTP: Int?
+        var hsts: Int
+        var tlsCheckInterval: Double
     }
 
     /// Out of range is a start-up error naming the flag and its range (exit status 2).
@@ -112,7 +130,10 @@ struct Serve: AsyncParsableCommand {
             headerTimeout: try Limits.headerTimeout.read(headerTimeout),
             maxRenditions: Int(try Limits.maxRenditions.read(maxRenditions)),
             exitWhenIdle: try exitWhenIdle.map { text throws(ExitCode) in try Limits.exitWhenIdle.read(text) },
-            unixMode: try Self.mode(unixMode))
+            unixMode: try Self.mode(unixMode),
+            redirectHTTP: try redirectHTTP.map { text throws(ExitCode) in Int(try Limits.redirectHTTP.read(text)) },
+            hsts: Int(try Limits.hsts.read(hsts)),
+            tlsCheckInterval: try Limits.tlsCheckInterval.read(tlsCheckInterval))
     }
 
     /// `--unix-mode`: octal permission bits, 000 to 777.
@@ -162,6 +183,14 @@ struct Serve: AsyncParsableCommand {
             if let problem = ServerConfiguration.allowHostProblem(name) { throw StartupFailure(problem).exitCode }
         }
         if auth != nil, htpasswd != nil { throw ValidationError("give either --auth or --htpasswd, not both") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsCert == nil {
+            if redirectHTTP != nil { throw ValidationError("--redirect-http needs --tls-cert and --tls-key (it redirects to HTTPS)") }
+            if (try? numbers().hsts) ?? 0 > 0 { throw ValidationError("--hsts needs --tls-cert and --tls-key") }
+        }
+        if let redirect = try numbers().redirectHTTP, redirect != 0, redirect == (try numbers().port) {
+            throw ValidationError("--redirect-http must be another port than --port")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -347,6 +376,18 @@ struct Serve: AsyncParsableCommand {
         if configuration.access == nil, let host, host != "127.0.0.1", host != "localhost", host != "::1" {
             logger.warning("listening on \(host) without authentication: anyone who can reach it sees the cameras (--auth or --htpasswd)")
         }
+        if let tlsCert, let tlsKey {
+            do throws(TLSCertificates.Failure) {
+                let certificates = try TLSCertificates(certificatePath: tlsCert, keyPath: tlsKey)
+                configuration.tls = certificates
+                logger.info("TLS certificate: \(certificates.summary)")
+            } catch {
+                throw StartupFailure(error.description).exitCode
+            }
+            configuration.hstsMaxAge = numbers.hsts
+            configuration.redirectHTTPPort = numbers.redirectHTTP
+            configuration.tlsCheckInterval = numbers.tlsCheckInterval
+        }
         configuration.webRoot = WebRoot.locate(explicit: webRoot)
         if configuration.webRoot == nil {
             logger.warning("no web root found: `/` will not serve the page (give --web-root)")
@@ -387,7 +428,11 @@ struct Serve: AsyncParsableCommand {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application)]
         let stopping = Atomic(false)
-        services.append(.init(service: SignalReload(reloader: reloader, notifier: notifier) { stopping.store(true, ordering: .relaxed) }))
+        services.append(
+            .init(
+                service: SignalReload(reloader: reloader, certificates: configuration.tls, notifier: notifier, logger: logger) {
+                    stopping.store(true, ordering: .relaxed)
+                }))
         if let watchdog = Watchdog(
             environment: environment, processID: getpid(), notifier: notifier, probe: HealthProbe(catalog: application.catalog), logger: logger)
         {

@@ -23,7 +23,7 @@ final class MultipartClient {
         let ended = loop.makePromise(of: MultipartEnd.self)
         self.ended = ended.futureResult
         connection = MultipartConnection(
-            hub: hub, framing: framing, fps: fps, useMemoryFile: useMemoryFile, metrics: DeliveryFixtures.metrics(), ended: ended)
+            hub: hub, framing: framing, fps: fps, wire: useMemoryFile ? .http1Sendfile : .http1Copy, useMemoryFile: useMemoryFile, metrics: DeliveryFixtures.metrics(), ended: ended)
         try channel.pipeline.syncOperations.addHandler(connection)
         try channel.pipeline.syncOperations.addHandler(holder, position: .first)
         connection.join()
@@ -320,7 +320,7 @@ struct MultipartConnectionTests {
         let holder = WriteHolder()
         try channel.pipeline.syncOperations.addHandler(timeout)
         let connection = MultipartConnection(
-            hub: hub, framing: .length, fps: nil, useMemoryFile: false, metrics: DeliveryFixtures.metrics(),
+            hub: hub, framing: .length, fps: nil, wire: .http1Copy, useMemoryFile: false, metrics: DeliveryFixtures.metrics(),
             ended: loop.makePromise(of: MultipartEnd.self))
         connection.writeTimeout = timeout
         try channel.pipeline.syncOperations.addHandler(connection, position: .first)

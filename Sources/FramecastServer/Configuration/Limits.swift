@@ -29,6 +29,12 @@ public enum Limits {
     public static let maxRenditions = BoundedNumber.whole("--max-renditions", 0...64)
     /// `--exit-when-idle`: from a second to a week.
     public static let exitWhenIdle = BoundedNumber("--exit-when-idle", 1...604_800, unit: "seconds")
+    /// `--redirect-http`: a plain-HTTP port that redirects to HTTPS.
+    public static let redirectHTTP = BoundedNumber.whole("--redirect-http", 0...65535)
+    /// `--hsts`: up to two years (what browsers' preload lists ask for).
+    public static let hsts = BoundedNumber.whole("--hsts", 0...63_072_000, unit: "seconds")
+    /// `--tls-check-interval`: from a second to a day.
+    public static let tlsCheckInterval = BoundedNumber("--tls-check-interval", 1...86_400, unit: "seconds")
     /// `framecast check --timeout`.
     public static let checkTimeout = BoundedNumber("--timeout", 0.1...3600, unit: "seconds")
 
@@ -36,5 +42,6 @@ public enum Limits {
     public static let all: [BoundedNumber] = [
         fps, maxAge, renditionWidth, renditionHeight, renditionQuality, cropCoordinate,
         port, idleTimeout, frameTimeout, clientTimeout, headerTimeout, maxClients, warmupFrames, maxRenditions, exitWhenIdle, checkTimeout,
+        redirectHTTP, hsts, tlsCheckInterval,
     ]
 }

@@ -23,6 +23,15 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Where to accept connections; empty: `host` and `port` alone.
     public var listeners: [ListenAddress] = []
+    /// `--tls-cert`/`--tls-key`: TCP listeners (and sockets systemd passes) serve HTTPS, with
+    /// HTTP/2 by ALPN; nil serves plain HTTP. A unix socket stays plain (a proxy in front).
+    public var tls: TLSCertificates?
+    /// `--hsts`: seconds of `Strict-Transport-Security` on HTTPS responses; 0 sends none.
+    public var hstsMaxAge = 0
+    /// `--redirect-http`: a plain-HTTP port on `host` that redirects every request to HTTPS.
+    public var redirectHTTPPort: Int?
+    /// Seconds between checks of the certificate files for a renewal (SIGHUP checks at once).
+    public var tlsCheckInterval: Double = 60
     /// Reloads the streams (SIGHUP, `POST /api/reload`); nil: the route is not served.
     public var reloader: StreamReloader?
     /// Absolute path of the page's folder, or nil to serve no page.

@@ -1,5 +1,6 @@
 import CoreMetrics
 import NIOCore
+import NIOHTTP2
 
 /// How a multipart client's stream ended.
 enum MultipartEnd: Sendable {
@@ -9,8 +10,9 @@ enum MultipartEnd: Sendable {
     case stopped
 }
 
-/// One HTTP multipart stream client: a handler near the socket (its writes skip the HTTP encoder:
-/// each chunk is already framed) and a consumer of its stream's hub.
+/// One HTTP multipart stream client: a handler below the HTTP encoder (its writes skip it: each
+/// chunk is already framed) and a consumer of its stream's hub. On HTTP/1.1 it sits next to the
+/// socket, or next to TLS; on HTTP/2 it heads the response's stream channel and writes DATA frames.
 ///
 /// At most one frame is written at a time and at most one waits: the newest. A write completes
 /// when its last byte is in the kernel, and `TCP_NOTSENT_LOWAT` keeps the kernel from taking much
@@ -21,6 +23,8 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
 
     private let hub: FrameHub
     private let framing: StreamFraming
+    private let wire: MultipartWire
+    /// Whether frames may have a memory file at all (`--no-sendfile` says no).
     private let useMemoryFile: Bool
     private var limit: ClientRateLimit
     private let metrics: StreamMetrics
@@ -29,6 +33,10 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     var tally: SendTally?
     /// The connection's client timeout, told of every write (they do not pass it).
     var writeTimeout: WriteTimeoutHandler?
+    /// On HTTP/2: this response's stream's send window (see `HTTP2SendWindows`).
+    var sendWindow: HTTP2StreamWindow?
+    /// A frame waits in the slot for the stream's window to open (HTTP/2).
+    private var waitingForRoom = false
     private var context: ChannelHandlerContext?
     /// False once the session ended (the client left, or the server stopped it).
     private(set) var isActive = true
@@ -48,9 +56,10 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     }
 
     init(
-        hub: FrameHub, framing: StreamFraming, fps: Double?, useMemoryFile: Bool, metrics: StreamMetrics,
+        hub: FrameHub, framing: StreamFraming, fps: Double?, wire: MultipartWire, useMemoryFile: Bool, metrics: StreamMetrics,
         ended: EventLoopPromise<MultipartEnd>
     ) {
+        self.wire = wire
         self.hub = hub
         self.framing = framing
         self.limit = ClientRateLimit(fps: fps)
@@ -82,7 +91,7 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     }
 
     /// Bytes after the stream's request mean nothing (the response never ends): dropped here,
-    /// before the HTTP decoder.
+    /// before the HTTP decoder (on HTTP/2, `HTTP2WindowReader` took the window updates).
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -90,7 +99,8 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed = event as? ChannelEvent {
+        // (An HTTP/2 request ends its stream's input with the request: that is no departure.)
+        if wire != .http2, case .inputClosed = event as? ChannelEvent {
             // The client closed its side: it is gone.
             end(.clientLeft)
             context.close(promise: nil)
@@ -113,12 +123,36 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     func offer(_ publication: LoopPublication) -> Bool {
         guard isActive else { return false }
         let outcome = slot.put(publication)
-        if inFlight != nil { return outcome == .replaced }
-        guard case .stored = outcome, let next = slot.take() else { return false }
-        // `?fps=`: a frame not admitted is not sent to this client at all.
-        guard limit.admit() else { return false }
-        send(next)
+        if inFlight != nil || waitingForRoom { return outcome == .replaced }
+        guard case .stored = outcome else { return false }
+        sendWaiting()
         return false
+    }
+
+    /// Sends the frame in the slot, if nothing is in flight and (HTTP/2) its stream has room.
+    private func sendWaiting() {
+        guard isActive, inFlight == nil, !waitingForRoom, let context, let waiting = slot.waiting else { return }
+        let part = loopPart(of: waiting, on: context.eventLoop)
+        if let sendWindow {
+            let bytes = part.data(for: framing, wire: wire).readableBytes
+            let fits = sendWindow.fits(bytes) {
+                // The reader took some: progress, for the client timeout.
+                self.writeTimeout?.writeCompleted()
+                self.waitingForRoom = false
+                self.sendWaiting()
+            }
+            guard fits else {
+                // Stays in the slot, where newer frames replace it until the reader makes room.
+                // A reader that makes none for --client-timeout is a stalled client.
+                waitingForRoom = true
+                writeTimeout?.writeStarted()
+                return
+            }
+        }
+        _ = slot.take()
+        // `?fps=`: a frame not admitted is not sent to this client at all.
+        guard limit.admit() else { return }
+        send(part)
     }
 
     func hubFinished() {
@@ -132,21 +166,30 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
 
     // MARK: - Writing
 
-    private func send(_ publication: LoopPublication) {
+    /// The frame as this loop's multipart clients share it, made by the first of them.
+    private func loopPart(of publication: LoopPublication, on eventLoop: any EventLoop) -> MultipartLoopPart {
+        if let made = publication.multipart { return made }
+        let part = MultipartLoopPart(publication.frame, useMemoryFile: useMemoryFile, eventLoop: eventLoop)
+        publication.multipart = part
+        return part
+    }
+
+    private func send(_ part: MultipartLoopPart) {
         guard let context else { return }
-        let part: MultipartLoopPart
-        if let made = publication.multipart {
-            part = made
-        } else {
-            part = MultipartLoopPart(publication.frame, useMemoryFile: useMemoryFile, eventLoop: context.eventLoop)
-            publication.multipart = part
-        }
-        let data = part.data(for: framing)
+        let data = part.data(for: framing, wire: wire)
         inFlight = InFlight(part: part, bytes: data.readableBytes, measured: !part.isPlaceholder && part.sequence != lastSequence)
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.assumeIsolated().whenComplete { self.written($0) }
         writeTimeout?.writeStarted()
-        context.writeAndFlush(NIOAny(data), promise: promise)
+        switch wire {
+        case .http1Sendfile, .http1Copy:
+            context.writeAndFlush(NIOAny(data), promise: promise)
+        case .http2:
+            // Sent only when the stream's window takes it whole (see `sendWaiting`): it goes out
+            // at once, behind only the connection's other streams.
+            sendWindow?.sent(data.readableBytes)
+            context.writeAndFlush(NIOAny(HTTP2Frame.FramePayload.data(.init(data: data))), promise: promise)
+        }
     }
 
     private func written(_ result: Result<Void, any Error>) {
@@ -166,15 +209,14 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
             let microseconds = WallClock.now().microseconds - write.part.capturedAt.microseconds
             metrics.delivery.recordNanoseconds(max(0, microseconds) * 1000)
         }
-        if isActive, let next = slot.take(), limit.admit() {
-            send(next)
-        }
+        sendWaiting()
     }
 
     private func end(_ reason: MultipartEnd) {
         guard isActive else { return }
         isActive = false
         slot.clear()
+        sendWindow?.cancel()
         if joined, let context {
             hub.detach(self, on: context.eventLoop)
         }

@@ -1,4 +1,7 @@
 import NIOCore
+import NIOHTTP2
+import NIOHTTPTypesHTTP2
+import NIOSSL
 
 /// A client's multipart stream as the response body that waits on it sees it.
 struct MultipartSession: Sendable {
@@ -20,14 +23,27 @@ struct MultipartDelivery: Sendable {
         let useMemoryFile = self.useMemoryFile
         return eventLoop.submit {
             let ended = eventLoop.makePromise(of: MultipartEnd.self)
-            let connection = MultipartConnection(
-                hub: stream.hub, framing: framing, fps: fps, useMemoryFile: useMemoryFile, metrics: stream.metrics, ended: ended)
             let pipeline = channel.pipeline.syncOperations
+            let (wire, position) = Self.placement(in: pipeline, useMemoryFile: useMemoryFile)
+            let connection = MultipartConnection(
+                hub: stream.hub, framing: framing, fps: fps, wire: wire, useMemoryFile: useMemoryFile, metrics: stream.metrics, ended: ended)
             do {
-                // First, next to the socket: its writes skip every handler (each chunk is already
-                // framed). It reports them to the client timeout itself.
-                connection.writeTimeout = try? pipeline.handler(type: WriteTimeoutHandler.self)
-                try pipeline.addHandler(connection, position: .first)
+                // Its writes skip every handler above it (each part is already framed). Where it
+                // passes no client timeout on the way, it reports its writes to it itself.
+                if case .first = position { connection.writeTimeout = try? pipeline.handler(type: WriteTimeoutHandler.self) }
+                if wire == .http2, let parent = channel.parent,
+                    let windows = try? parent.pipeline.syncOperations.handler(type: HTTP2SendWindows.self),
+                    let stream = try? channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)
+                {
+                    let window = windows.open(stream, sent: MultipartFraming.opening(framing).readableBytes)
+                    connection.sendWindow = window
+                    // Closed with the stream, whichever way it ends.
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in windows.close(stream) }
+                }
+                try pipeline.addHandler(connection, position: position)
+                if let window = connection.sendWindow {
+                    try pipeline.addHandler(HTTP2WindowReader(window: window), position: .first)
+                }
             } catch {
                 // The connection closed before its first frame.
                 ended.succeed(.clientLeft)
@@ -36,12 +52,29 @@ struct MultipartDelivery: Sendable {
             // Added to a channel that closed meanwhile, the connection has ended itself.
             guard connection.isActive else { return MultipartSession(ended: ended.futureResult, stop: {}) }
             // Not fatal: without it writability flips on every frame, which costs time, not frames.
-            try? channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: ConnectionLimits.streamWriteBufferWaterMark)
+            // (An HTTP/2 stream has no such option: NIO stops the process if it is set there.)
+            if wire != .http2 {
+                try? channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: ConnectionLimits.streamWriteBufferWaterMark)
+            }
             connection.join()
             let bound = NIOLoopBound(connection, eventLoop: eventLoop)
             return MultipartSession(ended: ended.futureResult, stop: {
                 eventLoop.execute { bound.value.stop() }
             })
         }
+    }
+
+    /// How and where a connection's frames go: an HTTP/2 response heads its stream channel (the
+    /// codec above turns nothing of it); over TLS, the frames go just above the TLS handler,
+    /// which encrypts them (no `sendfile`: the bytes pass through user space anyway); otherwise
+    /// next to the socket, from the memory file.
+    private static func placement(in pipeline: ChannelPipeline.SynchronousOperations, useMemoryFile: Bool) -> (MultipartWire, ChannelPipeline.SynchronousOperations.Position) {
+        if (try? pipeline.handler(type: HTTP2FramePayloadToHTTPServerCodec.self)) != nil {
+            return (.http2, .first)
+        }
+        if let tls = try? pipeline.handler(type: NIOSSLServerHandler.self) {
+            return (.http1Copy, .after(tls))
+        }
+        return (useMemoryFile ? .http1Sendfile : .http1Copy, .first)
     }
 }

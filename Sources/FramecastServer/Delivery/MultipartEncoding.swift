@@ -17,12 +17,30 @@ final class MultipartEncoding: Sendable {
     private let bytes: ByteBuffer
     private let lengthRange: Range<Int>
     private let earlyRange: Range<Int>
-    /// A memfd holding the same bytes as `bytes`, or nil (copy path). Owned by this object.
-    let memoryFile: CInt?
-    /// Each event loop's own descriptor of the memory file (see `file(for:)`).
-    private let loopFiles = Mutex<[(loop: ObjectIdentifier, file: SharedFrameFile?)]>([])
+    /// Where each framing's part lies inside its chunk (without the chunk's size line and end):
+    /// what an HTTP/2 stream sends as DATA.
+    private let lengthPartRange: Range<Int>
+    private let earlyPartRange: Range<Int>
+    private let memoryFileAllowed: Bool
+    /// The memory file (made by the first connection that sends with `sendfile`) and each event
+    /// loop's own descriptor of it (see `file(for:)`).
+    private let files = Mutex<Files>(Files())
 
-    /// Lays `frame` out. `useMemoryFile`: also write it into a memory file for `sendfile(2)`.
+    private struct Files {
+        /// Not yet asked for, made (a memfd owned by this object), or unavailable here.
+        var memoryFile: MemoryFile = .notMade
+        var loops: [(loop: ObjectIdentifier, file: SharedFrameFile?)] = []
+    }
+
+    private enum MemoryFile {
+        case notMade
+        case made(CInt)
+        case unavailable
+    }
+
+    /// Lays `frame` out. `useMemoryFile`: connections that send with `sendfile(2)` may ask for a
+    /// memory file of it (made at the first such request: a frame sent only over TLS or HTTP/2,
+    /// which cannot use it, never has one).
     init(_ frame: Frame, useMemoryFile: Bool) {
         let marker = frame.isPlaceholder ? "X-Placeholder: no-signal\r\n" : ""
         let headers = "Content-Type: image/jpeg\r\nContent-Length: \(frame.jpeg.readableBytes)\r\nX-Timestamp: \(frame.capturedAt.headerValue)\r\n\(marker)\r\n"
@@ -30,36 +48,49 @@ final class MultipartEncoding: Sendable {
         let boundaryLine = MultipartFraming.boundaryLine
         let headerBlock = MultipartFraming.partHeaderBlock
         var bytes = ByteBufferAllocator().buffer(capacity: 2 * jpegLength + headers.utf8.count + 2 * boundaryLine.count + headerBlock.count + 32)
-        func appendChunk(length: Int, _ write: (inout ByteBuffer) -> Void) -> Range<Int> {
+        func appendChunk(length: Int, _ write: (inout ByteBuffer) -> Void) -> (chunk: Range<Int>, part: Range<Int>) {
             let start = bytes.writerIndex
             bytes.writeString(String(length, radix: 16))
             bytes.writeStaticString("\r\n")
+            let partStart = bytes.writerIndex
             write(&bytes)
+            let partEnd = bytes.writerIndex
             bytes.writeStaticString("\r\n")
-            return start..<bytes.writerIndex
+            return (start..<bytes.writerIndex, partStart..<partEnd)
         }
-        lengthRange = appendChunk(length: headers.utf8.count + jpegLength + boundaryLine.count) { bytes in
+        (lengthRange, lengthPartRange) = appendChunk(length: headers.utf8.count + jpegLength + boundaryLine.count) { bytes in
             bytes.writeString(headers)
             bytes.writeImmutableBuffer(frame.jpeg)
             bytes.writeBytes(boundaryLine)
         }
-        earlyRange = appendChunk(length: jpegLength + boundaryLine.count + headerBlock.count) { bytes in
+        (earlyRange, earlyPartRange) = appendChunk(length: jpegLength + boundaryLine.count + headerBlock.count) { bytes in
             bytes.writeImmutableBuffer(frame.jpeg)
             bytes.writeBytes(boundaryLine)
             bytes.writeBytes(headerBlock)
         }
         self.bytes = bytes
-        memoryFile = useMemoryFile ? Self.memoryFile(holding: bytes) : nil
+        memoryFileAllowed = useMemoryFile
     }
 
     deinit {
-        if let memoryFile { close(memoryFile) }
+        if case .made(let file) = files.withLock({ $0.memoryFile }) { close(file) }
     }
 
-    /// The chunk a client of `framing` is sent: a slice of the shared buffer.
+    /// The chunk a client of `framing` is sent over HTTP/1.1: a slice of the shared buffer.
     func chunk(for framing: StreamFraming) -> ByteBuffer {
-        let range = range(for: framing)
-        return bytes.getSlice(at: bytes.readerIndex + range.lowerBound, length: range.count)!
+        slice(range(for: framing))
+    }
+
+    /// The part alone, without HTTP/1.1's chunk framing (HTTP/2 frames it itself).
+    func part(for framing: StreamFraming) -> ByteBuffer {
+        switch framing {
+        case .length: slice(lengthPartRange)
+        case .early: slice(earlyPartRange)
+        }
+    }
+
+    private func slice(_ range: Range<Int>) -> ByteBuffer {
+        bytes.getSlice(at: bytes.readerIndex + range.lowerBound, length: range.count)!
     }
 
     /// Where the chunk of `framing` lies in the memory file.
@@ -70,17 +101,39 @@ final class MultipartEncoding: Sendable {
         }
     }
 
+    /// The memory file holding the chunks, made now if it was not yet; nil on the copy path or
+    /// where memfd is missing. Owned by this object.
+    var memoryFile: CInt? {
+        guard memoryFileAllowed else { return nil }
+        return files.withLock { files in makeMemoryFile(&files) }
+    }
+
+    private func makeMemoryFile(_ files: inout Files) -> CInt? {
+        switch files.memoryFile {
+        case .made(let file): return file
+        case .unavailable: return nil
+        case .notMade:
+            if let file = Self.memoryFile(holding: bytes) {
+                files.memoryFile = .made(file)
+                return file
+            }
+            files.memoryFile = .unavailable
+            return nil
+        }
+    }
+
     /// `eventLoop`'s handle on the memory file, opened once per frame and loop, or nil (copy
     /// path). Each loop has its own descriptor (a dup): NIO lets one thread at a time use a file
     /// handle, and the loops send the same frame at the same moment.
     func file(for eventLoop: any EventLoop) -> SharedFrameFile? {
-        guard let memoryFile else { return nil }
+        guard memoryFileAllowed else { return nil }
         let key = ObjectIdentifier(eventLoop)
-        return loopFiles.withLock { files in
-            if let found = files.first(where: { $0.loop == key }) { return found.file }
+        return files.withLock { files in
+            if let found = files.loops.first(where: { $0.loop == key }) { return found.file }
+            guard let memoryFile = makeMemoryFile(&files) else { return nil }
             let descriptor = dup(memoryFile)
             let file = descriptor >= 0 ? SharedFrameFile(descriptor: descriptor) : nil
-            files.append((key, file))
+            files.loops.append((key, file))
             return file
         }
     }
@@ -109,42 +162,96 @@ final class MultipartEncoding: Sendable {
     }
 }
 
-/// A frame as one event loop's multipart clients write it: both framings' chunks, ready to hand to
-/// the channel, and what a completed write reports. Made once per frame and loop
+/// How a multipart connection puts a part on the wire.
+enum MultipartWire: Sendable, Equatable {
+    /// HTTP/1.1 chunks, from the memory file with `sendfile(2)` where there is one.
+    case http1Sendfile
+    /// HTTP/1.1 chunks from memory (`--no-sendfile`, and under TLS, which encrypts every byte).
+    case http1Copy
+    /// HTTP/2 DATA frames on the response's own stream (the part without chunk framing).
+    case http2
+}
+
+/// A frame as one event loop's multipart clients write it, in each framing and wire form, ready to
+/// hand to the channel, and what a completed write reports. Made once per frame and loop
 /// (`LoopPublication.multipart`): a client's write then references only objects of its own loop.
+/// Used only on that loop.
 final class MultipartLoopPart {
     let sequence: UInt64
     let capturedAt: WallClock.Instant
     let isPlaceholder: Bool
-    private let length: IOData
-    private let early: IOData
-    /// The loop's descriptor of the memory file, which the file regions use: kept open by this
-    /// object (see `SharedFrameFile`) for as long as a write may use it.
-    private let file: SharedFrameFile?
+    private let encoding: MultipartEncoding
+    private let eventLoop: any EventLoop
+    private var chunks = PerFraming<IOData>()
+    private var parts = PerFraming<ByteBuffer>()
+    private var fileRegions = PerFraming<IOData>()
+    /// The loop's descriptor of the memory file, once a `sendfile` client asked for it: kept open
+    /// by this object (see `SharedFrameFile`) for as long as a write may use it.
+    private var file: SharedFrameFile?
+    private var fileAsked = false
 
     init(_ frame: Frame, useMemoryFile: Bool, eventLoop: any EventLoop) {
-        let encoding = frame.encoding(MultipartEncoding.self) { MultipartEncoding($0, useMemoryFile: useMemoryFile) }
-        func data(_ framing: StreamFraming, _ file: SharedFrameFile?) -> IOData {
-            let range = encoding.range(for: framing)
-            if let file {
-                return .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: range.lowerBound, endIndex: range.upperBound))
-            }
-            return .byteBuffer(encoding.chunk(for: framing))
-        }
-        let file = encoding.file(for: eventLoop)
-        self.file = file
-        length = data(.length, file)
-        early = data(.early, file)
+        encoding = frame.encoding(MultipartEncoding.self) { MultipartEncoding($0, useMemoryFile: useMemoryFile) }
+        self.eventLoop = eventLoop
         sequence = frame.sequence
         capturedAt = frame.capturedAt
         isPlaceholder = frame.isPlaceholder
     }
 
-    /// What a client of `framing` is sent.
-    func data(for framing: StreamFraming) -> IOData {
-        switch framing {
-        case .length: length
-        case .early: early
+    /// What a client of `framing` is sent over `wire`: each form made once, by its first client.
+    func data(for framing: StreamFraming, wire: MultipartWire) -> IOData {
+        switch wire {
+        case .http1Sendfile:
+            if let region = fileRegions[framing] { return region }
+            if !fileAsked {
+                fileAsked = true
+                file = encoding.file(for: eventLoop)
+            }
+            guard let file else { return chunk(framing) }
+            let range = encoding.range(for: framing)
+            let region = IOData.fileRegion(FileRegion(fileHandle: file.handle, readerIndex: range.lowerBound, endIndex: range.upperBound))
+            fileRegions[framing] = region
+            return region
+        case .http1Copy:
+            return chunk(framing)
+        case .http2:
+            return .byteBuffer(part(framing))
+        }
+    }
+
+    /// The part without HTTP/1.1 chunk framing.
+    func part(_ framing: StreamFraming) -> ByteBuffer {
+        if let part = parts[framing] { return part }
+        let part = encoding.part(for: framing)
+        parts[framing] = part
+        return part
+    }
+
+    private func chunk(_ framing: StreamFraming) -> IOData {
+        if let chunk = chunks[framing] { return chunk }
+        let chunk = IOData.byteBuffer(encoding.chunk(for: framing))
+        chunks[framing] = chunk
+        return chunk
+    }
+}
+
+/// One value per framing, found without hashing (looked up on every write).
+private struct PerFraming<Value> {
+    private var length: Value?
+    private var early: Value?
+
+    subscript(framing: StreamFraming) -> Value? {
+        get {
+            switch framing {
+            case .length: length
+            case .early: early
+            }
+        }
+        set {
+            switch framing {
+            case .length: length = newValue
+            case .early: early = newValue
+            }
         }
     }
 }

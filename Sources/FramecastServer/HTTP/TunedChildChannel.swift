@@ -1,42 +1,22 @@
 import HummingbirdCore
 import Logging
 import NIOCore
-import NIOHTTP1
 
-/// Wraps the HTTP/WebSocket child channel with what every connection gets: the queue limits
-/// (`ConnectionLimits`), the client timeout (`WriteTimeoutHandler`), the request deadline and gate.
+/// A plain HTTP/1.1 (and WebSocket) listener's connections, with what every connection gets
+/// (`ConnectionSetup`).
 struct TunedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
 
     let base: Base
-    /// Seconds a write may take to complete before the connection is closed.
-    let clientTimeout: Double
-    /// Seconds each request may take to arrive whole (see `RequestDeadlineHandler`).
-    let requestTimeout: Double
-    /// Which `Host` and WebSocket `Origin` are served (see `RequestGate`).
-    let hostPolicy: HostPolicy
+    let setup: ConnectionSetup
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let deadline = RequestDeadlineHandler(deadline: .milliseconds(requestTimeout.saturatingMilliseconds))
-        return ConnectionLimits.apply(to: channel)
-            .flatMapErrorThrowing { error in
-                logger.debug("could not bound the socket's queue: \(error)")
-            }
-            .flatMapThrowing {
-                // First in the pipeline: next to the socket, it sees every write.
-                try channel.pipeline.syncOperations.addHandler(
-                    WriteTimeoutHandler(timeout: .milliseconds(clientTimeout.saturatingMilliseconds)), position: .first)
-                try channel.pipeline.syncOperations.addHandler(deadline)
-            }
-            .flatMap { base.setup(channel: channel, logger: logger) }
-            .flatMapThrowing { value in
-                // Right after the HTTP decoder, ahead of the WebSocket upgrade and Hummingbird.
-                let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
-                try channel.pipeline.syncOperations.addHandler(
-                    RequestGate(policy: hostPolicy, deadline: deadline), position: .after(decoder.handler))
-                try channel.pipeline.syncOperations.addHandler(MalformedRequestCloser())
+        setup.prepare(channel, logger: logger).flatMap { deadline in
+            base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+                try setup.gateHTTP1(channel, deadline: deadline.value)
                 return value
             }
+        }
     }
 
     func handle(value: Value, logger: Logger) async {

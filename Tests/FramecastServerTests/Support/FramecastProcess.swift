@@ -52,6 +52,21 @@ final class FramecastProcess: @unchecked Sendable {
         return child
     }
 
+    /// Like `serve`, over HTTPS (the arguments give `--tls-cert` and `--tls-key`): ready when
+    /// curl gets `/api/status` over TLS.
+    static func serveHTTPS(_ arguments: [String], environment: [String: String] = [:]) async throws -> FramecastProcess {
+        let port = try freePort()
+        let child = FramecastProcess(["--port", String(port)] + arguments, environment: environment)
+        child.port = port
+        child.collectStandardError()
+        try child.process.run()
+        try await eventually(20, "framecast serving HTTPS on \(port)") {
+            guard child.process.isRunning else { throw HTTPTestError.closed("framecast exited at start-up: \(child.standardErrorText)") }
+            return (try? Curl.writeOut("%{http_code}", ["--max-time", "2", "https://127.0.0.1:\(port)/api/status"])) == "200"
+        }
+        return child
+    }
+
     private let collected = NSLock()
     private var errorText = Data()
 

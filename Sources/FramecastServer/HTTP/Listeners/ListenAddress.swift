@@ -22,6 +22,8 @@ public struct BoundListener: Sendable, Equatable, CustomStringConvertible {
     public let address: ListenAddress
     /// The local TCP port (for `.tcp` and an inherited TCP socket); nil on a unix socket.
     public let port: Int?
+    /// Serves HTTPS (`--tls-cert`).
+    public let secure: Bool
     /// How the listener is reached, e.g. `http://127.0.0.1:8080/` or `unix:/run/framecast.sock`.
     public let description: String
 }

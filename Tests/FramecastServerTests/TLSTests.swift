@@ -1,0 +1,264 @@
+import FramecastServer
+import Foundation
+import Testing
+
+/// HTTPS with `--tls-cert`/`--tls-key`: HTTP/2 by ALPN, HTTP/1.1 for the rest, every endpoint over
+/// both, a slow HTTP/2 stream beside a fast one, the redirect port, HSTS, and a certificate
+/// renewed on disk while viewers watch. Real clients: curl (OpenSSL + nghttp2) and swift-nio-http2.
+@Suite(.serialized)
+struct TLSTests {
+    static let pipeline = TestPipelines.pattern(width: 160, height: 120, fps: "20/1")
+
+    /// A server with a fresh certificate; `configure` adds to it.
+    static func withHTTPSServer<T: Sendable>(_ body: @escaping @Sendable (TestServer) async throws -> T) async throws -> T {
+        try await withHTTPSServer(configure: { _ in }, body)
+    }
+
+    static func withHTTPSServer<T: Sendable>(
+        configure: @escaping @Sendable (inout ServerConfiguration) -> Void,
+        _ body: @escaping @Sendable (TestServer) async throws -> T
+    ) async throws -> T {
+        let certificates = try TestCertificates()
+        try certificates.make(commonName: "framecast-test")
+        let store = try TLSCertificates(certificatePath: certificates.certificate, keyPath: certificates.key)
+        return try await TestServer.run(pipeline: pipeline, configure: { configuration in
+            configuration.tls = store
+            configure(&configuration)
+        }, body)
+    }
+
+    @Test func alpnGivesHTTP2ToAnHTTP2ClientAndHTTP1ToTheOthers() async throws {
+        try await Self.withHTTPSServer { server async throws in
+            let url = "https://127.0.0.1:\(server.port)/api/status"
+            #expect(try Curl.writeOut("%{http_version} %{http_code}", ["--http2", url]) == "2 200")
+            #expect(try Curl.writeOut("%{http_version} %{http_code}", ["--http1.1", url]) == "1.1 200")
+            // No ALPN at all (an old client): HTTP/1.1.
+            #expect(try Curl.writeOut("%{http_version} %{http_code}", ["--http1.1", "--no-alpn", url]) == "1.1 200")
+            // Plain HTTP on the HTTPS port gets no answer, and the server goes on.
+            #expect(try Curl.writeOut("%{http_code}", ["http://127.0.0.1:\(server.port)/api/status"]) == "000")
+            #expect(try Curl.writeOut("%{http_version} %{http_code}", ["--http2", url]) == "2 200")
+        }
+    }
+
+    @Test(arguments: ["--http2", "--http1.1"])
+    func everyEndpointAnswersOverBothVersions(version: String) async throws {
+        try await Self.withHTTPSServer { server async throws in
+            let base = "https://127.0.0.1:\(server.port)"
+            for (path, status) in [("/", "200"), ("/api/status", "200"), ("/api/streams", "200"), ("/metrics", "200"), ("/healthz", "200"), ("/snapshot", "200"), ("/nope", "404"), ("/stream/nope", "404")] {
+                #expect(try Curl.writeOut("%{http_code}", [version, base + path]) == status, "\(version) \(path)")
+            }
+            // HEAD and an unknown method.
+            #expect(try Curl.writeOut("%{http_code}", [version, "-I", base + "/snapshot"]) == "200")
+            #expect(try Curl.writeOut("%{http_code}", [version, "-X", "PATCH", base + "/api/status"]) == "405")
+            let directory = try TemporaryDirectory("h2snapshot")
+            _ = try Curl.run([version, "-o", directory.file("snapshot.jpg"), base + "/snapshot"])
+            let snapshot = try [UInt8](Data(contentsOf: directory.url.appendingPathComponent("snapshot.jpg")))
+            #expect(snapshot.starts(with: [0xFF, 0xD8]) && snapshot.suffix(2) == [0xFF, 0xD9])
+        }
+    }
+
+    /// A multipart stream over HTTP/2, read by curl: whole parts, each a JPEG with its timestamp.
+    @Test func aMultipartStreamOverHTTP2IsDecodedByCurl() async throws {
+        try await Self.withHTTPSServer { server async throws in
+            let directory = try TemporaryDirectory("h2stream")
+            let file = directory.file("stream.bin")
+            let result = try Curl.run(
+                ["--http2", "-o", file, "-w", "%{http_version} %{http_code}", "https://127.0.0.1:\(server.port)/stream?framing=length"], timeout: 2)
+            #expect(result.output == "2 200", "\(result.error)")
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+            let parts = MultipartBytes.parts(bytes)
+            #expect(parts.count >= 10, "\(parts.count) parts in 2 s at 20 fps")
+            for part in parts {
+                #expect(part.jpeg.starts(with: [0xFF, 0xD8]) && part.jpeg.suffix(2) == [0xFF, 0xD9])
+                #expect(part.timestamp != nil)
+            }
+        }
+    }
+
+    /// One connection, two streams: one read at once, one whose reader takes what came only every
+    /// 300 ms (its flow-control window stays shut meanwhile). The fast one keeps the source's rate;
+    /// the slow one gets fewer frames, and each is the newest, under 500 ms old, not a backlog.
+    @Test func aSlowHTTP2StreamSkipsFramesWithoutHoldingBackTheFastOne() async throws {
+        try await Self.withHTTPSServer { server async throws in
+            let client = try await HTTP2TestClient.connect(port: server.port, initialWindow: 8192)
+            let fast = try await client.get("/stream?framing=length")
+            let slow = try await client.get("/stream?framing=length", autoRead: false)
+            let start = Date()
+            while Date().timeIntervalSince(start) < 4 {
+                try await Task.sleep(for: .milliseconds(300))
+                slow.read()
+            }
+            let window = fast.parts.filter { $0.arrived > start.timeIntervalSince1970 + 1 }
+            #expect(fast.status == 200 && slow.status == 200)
+            #expect(Double(window.count) >= 20 * 3 * 0.6, "fast stream: \(window.count) parts in 3 s of a 20 fps source")
+            let slowParts = slow.parts.filter { $0.arrived > start.timeIntervalSince1970 + 1 }
+            #expect(slowParts.count >= 3, "slow stream: \(slowParts.count) parts")
+            #expect(slowParts.count < window.count)
+            let ages = slowParts.compactMap { part in part.timestamp.map { part.arrived - $0 } }
+            #expect(ages.count == slowParts.count)
+            let fastAges = window.suffix(10).compactMap { part in part.timestamp.map { part.arrived - $0 } }
+            #expect(ages.allSatisfy { $0 < 0.5 }, "slow stream's frame ages: \(ages.map { String(format: "%.3f", $0) }); fast: \(fastAges.map { String(format: "%.3f", $0) })")
+            await client.close()
+        }
+    }
+
+    /// A stream whose reader stopped for longer than `--client-timeout` is reset; its connection's
+    /// other stream goes on.
+    @Test func aStalledHTTP2StreamIsResetAfterTheClientTimeoutAndItsNeighbourGoesOn() async throws {
+        try await Self.withHTTPSServer(configure: { $0.clientTimeout = 1 }) { server async throws in
+            let client = try await HTTP2TestClient.connect(port: server.port, initialWindow: 8192)
+            let fast = try await client.get("/stream?framing=length")
+            let stalled = try await client.get("/stream?framing=length", autoRead: false)
+            try await eventually(10, "the stalled stream to be reset") { stalled.ended }
+            let before = fast.parts.count
+            try await eventually(5, "the fast stream to go on") { fast.parts.count >= before + 10 }
+            #expect(!fast.ended)
+            await client.close()
+        }
+    }
+
+    /// The Host check applies to `:authority` (DNS rebinding works the same over HTTP/2).
+    @Test func aForeignAuthorityIsRefusedOverHTTP2() async throws {
+        try await Self.withHTTPSServer { server async throws in
+            let client = try await HTTP2TestClient.connect(port: server.port)
+            let foreign = try await client.get("/api/status", authority: "evil.example")
+            let own = try await client.get("/api/status", authority: "localhost:\(server.port)")
+            try await eventually(5, "both answers") { foreign.ended && own.ended }
+            #expect(foreign.status == 421)
+            #expect(String(decoding: foreign.body, as: UTF8.self).contains("evil.example"))
+            #expect(own.status == 200)
+            await client.close()
+        }
+    }
+
+    @Test func hstsIsSentOnlyWhenAskedFor() async throws {
+        try await Self.withHTTPSServer(configure: { $0.hstsMaxAge = 31_536_000 }) { server async throws in
+            let head = try Curl.run(["-I", "https://127.0.0.1:\(server.port)/api/status"]).output.lowercased()
+            #expect(head.contains("strict-transport-security: max-age=31536000"))
+        }
+        try await Self.withHTTPSServer { server async throws in
+            let head = try Curl.run(["-I", "https://127.0.0.1:\(server.port)/api/status"]).output.lowercased()
+            #expect(!head.contains("strict-transport-security"))
+        }
+    }
+
+    @Test func theRedirectPortSendsEveryRequestToHTTPS() async throws {
+        let redirectPort = try FramecastProcess.freePort()
+        try await Self.withHTTPSServer(configure: { $0.redirectHTTPPort = redirectPort }) { server async throws in
+            let base = "http://localhost:\(redirectPort)"
+            try await eventually(10, "the redirect port to answer") {
+                (try? Curl.writeOut("%{http_code}", [base + "/"])) == "308"
+            }
+            let location = try Curl.writeOut("%{redirect_url}", [base + "/stream/test?fps=5"])
+            #expect(location == "https://localhost:\(server.port)/stream/test?fps=5")
+            // Followed, it serves.
+            #expect(try Curl.writeOut("%{http_code}", ["-L", base + "/api/status"]) == "200")
+            // A name the server does not answer to is refused, not redirected (DNS rebinding).
+            #expect(try Curl.writeOut("%{http_code}", ["-H", "Host: evil.example", base + "/"]) == "421")
+        }
+    }
+
+    /// Renewed on disk: a viewer connected before keeps receiving; new connections get the new
+    /// certificate at SIGHUP, or at the next file check without one; a broken new pair is logged
+    /// and the one in force kept.
+    @Test func aRenewedCertificateIsServedWithoutDroppingViewers() async throws {
+        let certificates = try TestCertificates()
+        try certificates.make(commonName: "first")
+        let server = try await FramecastProcess.serveHTTPS([
+            "--pipeline", Self.pipeline, "--tls-cert", certificates.certificate, "--tls-key", certificates.key, "--tls-check-interval", "1",
+        ])
+        defer { server.terminate() }
+        let base = "https://127.0.0.1:\(server.port)"
+        #expect(try Self.subject(base) == "first")
+        let viewer = try await HTTP2TestClient.connect(port: server.port)
+        let stream = try await viewer.get("/stream?framing=length")
+        try await eventually(10, "the viewer's first frames") { stream.parts.count >= 5 }
+
+        try certificates.make(commonName: "second")
+        kill(server.process.processIdentifier, SIGHUP)
+        try await eventually(10, "the new certificate") { (try? Self.subject(base)) == "second" }
+        let afterReload = stream.parts.count
+        try await eventually(10, "the viewer to keep receiving") { stream.parts.count >= afterReload + 10 }
+        #expect(!stream.ended)
+
+        // Half written: kept, and said.
+        try "not a certificate".write(toFile: certificates.certificate, atomically: true, encoding: .utf8)
+        kill(server.process.processIdentifier, SIGHUP)
+        try await eventually(10, "the refusal in the log") { server.standardErrorText.contains("TLS certificate not reloaded") }
+        #expect(try Self.subject(base) == "second")
+
+        // No signal: the file check finds the renewal.
+        try certificates.make(commonName: "third")
+        try await eventually(10, "the file check to load the renewal") { (try? Self.subject(base)) == "third" }
+        #expect(!stream.ended)
+        await viewer.close()
+    }
+
+    /// Start-up refuses files that cannot serve, with the reason and status 2.
+    @Test func unusableCertificateFilesAreAStartUpErrorWithTheReason() async throws {
+        let certificates = try TestCertificates()
+        try certificates.make(commonName: "one")
+        let other = try TestCertificates()
+        try other.make(commonName: "two")
+        let garbage = certificates.directory.file("garbage.pem")
+        try "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n".write(toFile: garbage, atomically: true, encoding: .utf8)
+        let empty = certificates.directory.file("empty.pem")
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        let cases: [(cert: String, key: String, reason: String)] = [
+            (certificates.directory.file("missing.pem"), certificates.key, "does not exist"),
+            (certificates.certificate, certificates.directory.path, "cannot be read"),
+            (garbage, certificates.key, "not a PEM certificate"),
+            (empty, certificates.key, "is empty"),
+            (certificates.certificate, certificates.certificate, "not a PEM private key"),
+            (certificates.certificate, other.key, "do not belong together"),
+        ]
+        for (cert, key, reason) in cases {
+            let result = try await FramecastProcess.runToExit(["--pipeline", Self.pipeline, "--port", "0", "--tls-cert", cert, "--tls-key", key])
+            #expect(result.status == 2, "\(cert) \(key): \(result.error)")
+            #expect(result.error.contains(reason), "\(result.error)")
+        }
+        for arguments in [["--tls-cert", certificates.certificate], ["--redirect-http", "8081"], ["--hsts", "60"]] {
+            let result = try await FramecastProcess.runToExit(["--pipeline", Self.pipeline, "--port", "0"] + arguments)
+            #expect(result.status != 0, "\(arguments)")
+        }
+    }
+
+    /// The certificate's subject common name a new connection sees.
+    static func subject(_ base: String) throws -> String? {
+        let verbose = try Curl.run(["-v", "-o", "/dev/null", base + "/healthz"]).error
+        guard let line = verbose.split(separator: "\n").first(where: { $0.contains("subject:") }),
+            let range = line.range(of: "CN=")
+        else { return nil }
+        return String(line[range.upperBound...].prefix { $0 != "," && $0 != ";" && $0 != " " })
+    }
+}
+
+/// Length-framed multipart parts out of a whole captured body.
+enum MultipartBytes {
+    struct Part {
+        let jpeg: [UInt8]
+        let timestamp: Double?
+    }
+
+    static func parts(_ bytes: [UInt8]) -> [Part] {
+        let marker = Array("Content-Type: image/jpeg\r\n".utf8)
+        let blank = Array("\r\n\r\n".utf8)
+        var parts: [Part] = []
+        var rest = bytes[...]
+        while let start = rest.firstRange(of: marker)?.lowerBound, let end = rest[start...].firstRange(of: blank)?.upperBound {
+            let headers = String(decoding: rest[start..<end], as: UTF8.self)
+            var length = 0
+            var timestamp: Double?
+            for line in headers.split(separator: "\r\n") {
+                let pieces = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard pieces.count == 2 else { continue }
+                if pieces[0].lowercased() == "content-length" { length = Int(pieces[1]) ?? 0 }
+                if pieces[0].lowercased() == "x-timestamp" { timestamp = Double(pieces[1]) }
+            }
+            guard rest.endIndex - end >= length else { break }
+            parts.append(Part(jpeg: Array(rest[end..<(end + length)]), timestamp: timestamp))
+            rest = rest[(end + length)...]
+        }
+        return parts
+    }
+}
