@@ -136,6 +136,20 @@ struct Serve: AsyncParsableCommand {
             tlsCheckInterval: try Limits.tlsCheckInterval.read(tlsCheckInterval))
     }
 
+    /// Flags that make sense only with HTTPS, or only together (checked when serving: `check`
+    /// reads one key of a file at a time).
+    func tlsProblem(_ numbers: Numbers) -> String? {
+        if (tlsCert == nil) != (tlsKey == nil) { return "--tls-cert and --tls-key go together" }
+        if tlsCert == nil {
+            if numbers.redirectHTTP != nil { return "--redirect-http needs --tls-cert and --tls-key (it redirects to HTTPS)" }
+            if numbers.hsts > 0 { return "--hsts needs --tls-cert and --tls-key" }
+        }
+        if let redirect = numbers.redirectHTTP, redirect != 0, redirect == numbers.port {
+            return "--redirect-http must be another port than --port"
+        }
+        return nil
+    }
+
     /// `--unix-mode`: octal permission bits, 000 to 777.
     static func mode(_ text: String) throws(ExitCode) -> UInt16 {
         guard !text.isEmpty, text.count <= 4, let mode = UInt16(text, radix: 8), mode <= 0o777 else {
@@ -183,14 +197,7 @@ struct Serve: AsyncParsableCommand {
             if let problem = ServerConfiguration.allowHostProblem(name) { throw StartupFailure(problem).exitCode }
         }
         if auth != nil, htpasswd != nil { throw ValidationError("give either --auth or --htpasswd, not both") }
-        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
-        if tlsCert == nil {
-            if redirectHTTP != nil { throw ValidationError("--redirect-http needs --tls-cert and --tls-key (it redirects to HTTPS)") }
-            if (try? numbers().hsts) ?? 0 > 0 { throw ValidationError("--hsts needs --tls-cert and --tls-key") }
-        }
-        if let redirect = try numbers().redirectHTTP, redirect != 0, redirect == (try numbers().port) {
-            throw ValidationError("--redirect-http must be another port than --port")
-        }
+
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -376,6 +383,7 @@ struct Serve: AsyncParsableCommand {
         if configuration.access == nil, let host, host != "127.0.0.1", host != "localhost", host != "::1" {
             logger.warning("listening on \(host) without authentication: anyone who can reach it sees the cameras (--auth or --htpasswd)")
         }
+        if let problem = tlsProblem(numbers) { throw StartupFailure(problem).exitCode }
         if let tlsCert, let tlsKey {
             do throws(TLSCertificates.Failure) {
                 let certificates = try TLSCertificates(certificatePath: tlsCert, keyPath: tlsKey)

@@ -93,6 +93,9 @@ import Testing
             "allow-origin": "https://example.org",
             "allow-host": "[cam.local, example.org]",
             "web-root": Self.repository.appendingPathComponent("Web").path,
+            "tls-cert": "/etc/framecast/cert.pem",
+            "tls-key": "/etc/framecast/key.pem",
+            "redirect-http": "8081",
         ]
         #expect(rows.count > 20)
         for row in rows {

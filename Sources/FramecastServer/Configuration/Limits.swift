@@ -30,7 +30,7 @@ public enum Limits {
     /// `--exit-when-idle`: from a second to a week.
     public static let exitWhenIdle = BoundedNumber("--exit-when-idle", 1...604_800, unit: "seconds")
     /// `--redirect-http`: a plain-HTTP port that redirects to HTTPS.
-    public static let redirectHTTP = BoundedNumber.whole("--redirect-http", 0...65535)
+    public static let redirectHTTP = BoundedNumber.whole("--redirect-http", 1...65535)
     /// `--hsts`: up to two years (what browsers' preload lists ask for).
     public static let hsts = BoundedNumber.whole("--hsts", 0...63_072_000, unit: "seconds")
     /// `--tls-check-interval`: from a second to a day.
