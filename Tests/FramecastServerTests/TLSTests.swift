@@ -211,6 +211,57 @@ struct TLSTests {
         await viewer.close()
     }
 
+    /// Connections over TLS and HTTP/2 coming and going (streams reset, connections dropped
+    /// mid-frame, HTTP/1.1 clients cut off) leave no descriptor, thread or memory behind.
+    @Test func hundredsOfTLSConnectionsComingAndGoingLeaveNothingBehind() async throws {
+        let certificates = try TestCertificates()
+        try certificates.make(commonName: "churn")
+        let server = try await FramecastProcess.serveHTTPS([
+            "--pipeline", TestPipelines.pattern(width: 160, height: 120, fps: "30/1"), "--always-on",
+            "--tls-cert", certificates.certificate, "--tls-key", certificates.key,
+        ])
+        defer { server.terminate() }
+        let port = server.port
+        @Sendable func serverClients() throws -> Int? {
+            let json = try Curl.run(["https://127.0.0.1:\(port)/api/status"]).output
+            return (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["serverClients"] as? Int
+        }
+        @Sendable func visit(_ index: Int) async throws {
+            if index % 4 == 0 {
+                // HTTP/1.1 over TLS, cut off after a moment (curl exits 28).
+                _ = try Curl.run(["--http1.1", "-o", "/dev/null", "https://127.0.0.1:\(port)/stream"], timeout: 0.3)
+                return
+            }
+            let client = try await HTTP2TestClient.connect(port: port)
+            let first = try await client.get("/stream?framing=length")
+            let second = try await client.get(index % 2 == 0 ? "/snapshot" : "/stream")
+            try await eventually(10, "a frame") { !first.parts.isEmpty }
+            if index % 3 == 0 { second.reset() }
+            await client.close()
+        }
+        try await withDeadline(240, "TLS churn") {
+            for index in 0..<20 { try await visit(index) }
+            try await eventually(10, "warm-up clients gone") { try serverClients() == 0 }
+            let before = ChurnAndShutdownTests.Footprint(pid: server.process.processIdentifier, resident: server.residentBytes)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<4 {
+                    group.addTask {
+                        for index in stride(from: worker, to: 300, by: 4) { try await visit(index) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await eventually(15, "every client gone") { try serverClients() == 0 }
+            var after = ChurnAndShutdownTests.Footprint(pid: server.process.processIdentifier, resident: server.residentBytes)
+            try await eventually(10, "descriptors back to \(before.descriptors)") {
+                after = ChurnAndShutdownTests.Footprint(pid: server.process.processIdentifier, resident: server.residentBytes)
+                return after.descriptors <= before.descriptors
+            }
+            #expect(after.threads <= before.threads + 2, "before: \(before); after: \(after)")
+            #expect(after.resident <= before.resident + 24 << 20, "before: \(before); after: \(after)")
+        }
+    }
+
     /// Start-up refuses files that cannot serve, with the reason and status 2.
     @Test func unusableCertificateFilesAreAStartUpErrorWithTheReason() async throws {
         let certificates = try TestCertificates()
