@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HummingbirdBcrypt
 import Synchronization
@@ -15,6 +16,9 @@ import Synchronization
 ///
 /// `--auth`'s plain password is compared in constant time: cheap, so neither cached nor queued,
 /// but throttled like the rest.
+///
+/// An htpasswd file is read again at every reload (`reloadUsers`): a removed user, or a changed
+/// password, stops working then, remembered headers and session cookies included.
 public final class AccessControl: Sendable {
     private enum Credentials: Sendable {
         case plain(user: [UInt8], password: [UInt8])
@@ -25,7 +29,10 @@ public final class AccessControl: Sendable {
     /// The throttle's bucket for requests whose context cannot say where they came from.
     static let unknownAddress = "(unknown address)"
 
-    private let credentials: Credentials
+    /// The credentials in force and their bcrypt costs (replaced by a reload of the htpasswd file).
+    private let current: Mutex<(credentials: Credentials, costs: [Int])>
+    /// The htpasswd file, read again at reloads; nil with `--auth`.
+    let htpasswdPath: String?
     let limits: AuthLimits
     private let worker: AuthBcryptWorker
     private let cache: Mutex<AuthCredentialCache>
@@ -48,9 +55,9 @@ public final class AccessControl: Sendable {
         }
     }
 
-    private init(credentials: Credentials, limits: AuthLimits, costs: [Int] = []) {
-        self.credentials = credentials
-        self.costs = costs
+    private init(credentials: Credentials, limits: AuthLimits, costs: [Int] = [], htpasswdPath: String? = nil) {
+        current = Mutex((credentials, costs))
+        self.htpasswdPath = htpasswdPath
         self.limits = limits
         worker = AuthBcryptWorker(capacity: limits.pendingChecks)
         cache = Mutex(AuthCredentialCache(lifetime: limits.cacheLifetime, capacity: limits.cacheCapacity))
@@ -81,6 +88,39 @@ public final class AccessControl: Sendable {
     private static let maximumFileSize = 16 << 20
 
     static func htpasswd(path: String, limits: AuthLimits) throws(Failure) -> AccessControl {
+        let entries = try readEntries(path: path)
+        let (users, costs) = Self.users(entries)
+        let standIn = Self.standIn(cost: costs.last ?? HtpasswdFile.costs.lowerBound)
+        return AccessControl(credentials: .bcrypt(users: users, unknownUser: standIn), limits: limits, costs: costs, htpasswdPath: path)
+    }
+
+    private static func users(_ entries: [HtpasswdFile.Entry]) -> (users: [String: String], costs: [Int]) {
+        (Dictionary(entries.map { ($0.user, $0.hash) }, uniquingKeysWith: { first, _ in first }), Set(entries.map(\.cost)).sorted())
+    }
+
+    /// One bcrypt hash at the file's highest cost (a quarter of a second at cost 12).
+    private static func standIn(cost: Int) -> String {
+        Bcrypt.hash(UUID().uuidString + UUID().uuidString, cost: UInt8(cost))
+    }
+
+    /// Reads the htpasswd file again (a reload): its users replace the running ones, and every
+    /// remembered header is forgotten (a removed user's would pass otherwise). True when the
+    /// users or their hashes changed. A file that does not read keeps the running users.
+    /// Nothing to do with `--auth`.
+    @discardableResult
+    func reloadUsers() throws(Failure) -> Bool {
+        guard let htpasswdPath else { return false }
+        let entries = try Self.readEntries(path: htpasswdPath)
+        let (users, costs) = Self.users(entries)
+        guard case .bcrypt(let running, let runningStandIn) = current.withLock({ $0.credentials }), running != users else { return false }
+        // A new stand-in only when the highest cost changed: it costs a bcrypt run.
+        let standIn = costs.last == self.costs.last ? runningStandIn : Self.standIn(cost: costs.last ?? HtpasswdFile.costs.lowerBound)
+        current.withLock { $0 = (.bcrypt(users: users, unknownUser: standIn), costs) }
+        cache.withLock { $0.removeAll() }
+        return true
+    }
+
+    private static func readEntries(path: String) throws(Failure) -> [HtpasswdFile.Entry] {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw .unreadable(path, FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
@@ -102,15 +142,12 @@ public final class AccessControl: Sendable {
             case .empty(let path): throw .empty(path)
             }
         }
-        let users = Dictionary(entries.map { ($0.user, $0.hash) }, uniquingKeysWith: { first, _ in first })
-        let cost = entries.map(\.cost).max() ?? HtpasswdFile.costs.lowerBound
-        let standIn = Bcrypt.hash(UUID().uuidString + UUID().uuidString, cost: UInt8(cost))
-        return AccessControl(credentials: .bcrypt(users: users, unknownUser: standIn), limits: limits, costs: Set(entries.map(\.cost)).sorted())
+        return entries
     }
 
     /// The bcrypt costs of the htpasswd entries. More than one lets a client tell the users of a
     /// lower cost from unknown ones by the time a wrong password takes: `framecast` warns.
-    public let costs: [Int]
+    public var costs: [Int] { current.withLock { $0.costs } }
 
     /// A warning for the log when the entries' costs differ, or nil.
     public var mixedCostWarning: String? {
@@ -132,7 +169,7 @@ public final class AccessControl: Sendable {
         // It forgives nothing: the guesser's failures still count.
         if remembered { return .allow }
         if let wait = throttle.withLock({ $0.refusal(client, now: .now) }) { return .throttled(retryAfter: wait) }
-        switch credentials {
+        switch current.withLock({ $0.credentials }) {
         case .plain(let expectedUser, let expectedPassword):
             // Both compared, whatever the user name says.
             let userMatches = Self.constantTimeEqual(expectedUser, Array(user.utf8))
@@ -167,8 +204,22 @@ public final class AccessControl: Sendable {
 
     /// The cost of the stand-in hash for unknown users (nil with `--auth`).
     var unknownUserCost: Int? {
-        guard case .bcrypt(_, let unknownUser) = credentials else { return nil }
+        guard case .bcrypt(_, let unknownUser) = current.withLock({ $0.credentials }) else { return nil }
         return Int(unknownUser.dropFirst(4).prefix(2))
+    }
+
+    /// What a session cookie of `user` is bound to: a digest of the user's credential entry (the
+    /// bcrypt hash, or `--auth`'s password), or nil when there is no such user. A cookie made
+    /// before the entry changed or went away no longer matches.
+    func sessionBinding(user: String) -> [UInt8]? {
+        switch current.withLock({ $0.credentials }) {
+        case .plain(let expectedUser, let password):
+            guard Self.constantTimeEqual(expectedUser, Array(user.utf8)) else { return nil }
+            return Array(SHA256.hash(data: Array("plain:".utf8) + password))
+        case .bcrypt(let users, _):
+            guard let hash = users[user] else { return nil }
+            return Array(SHA256.hash(data: Array("bcrypt:\(hash)".utf8)))
+        }
     }
 
     private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -47,3 +47,10 @@ struct AuthCredentialCache {
         expiries[key] = now + lifetime
     }
 }
+
+extension AuthCredentialCache {
+    /// Forgets every header (the users changed: a reload of the htpasswd file).
+    mutating func removeAll() {
+        expiries.removeAll()
+    }
+}

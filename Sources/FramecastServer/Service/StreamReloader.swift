@@ -4,6 +4,10 @@ import Synchronization
 /// Reloads the configuration (SIGHUP, `POST /api/reload`): reads it again whole with `load`, and
 /// on success has the catalog serve the new streams. A configuration that does not load or
 /// validate changes nothing: the reason is logged and returned.
+///
+/// The htpasswd file and the link key file are read again first, whatever becomes of the
+/// streams: removing a user or rotating the key is a revocation, which must not wait for a
+/// pipeline file to be fixed. A file of theirs that does not read keeps what is running.
 public final class StreamReloader: Sendable {
     /// Reads the configuration and pipeline files again; throws a user-facing reason.
     public typealias Load = @Sendable () throws -> [StreamDefinition]
@@ -12,6 +16,7 @@ public final class StreamReloader: Sendable {
     let notifier: SystemdNotifier?
     let logger: Logger
     private let catalogs = Mutex<StreamCatalog?>(nil)
+    private let secrets = Mutex<(access: AccessControl?, links: LinkKeyStore?)>((nil, nil))
 
     public init(load: @escaping Load, notifier: SystemdNotifier?, logger: Logger) {
         self.load = load
@@ -22,6 +27,23 @@ public final class StreamReloader: Sendable {
     /// The catalog reloads apply to (set by `buildApplication`).
     func attach(_ catalog: StreamCatalog) {
         catalogs.withLock { $0 = catalog }
+    }
+
+    /// The credentials and link key reloads read again (set by `buildApplication`).
+    func attach(access: AccessControl?, links: LinkKeyStore?) {
+        secrets.withLock { $0 = (access, links) }
+    }
+
+    private func reloadSecrets(trigger: String) {
+        let (access, links) = secrets.withLock { $0 }
+        if let access {
+            do throws(AccessControl.Failure) {
+                if try access.reloadUsers() { logger.notice("reload (\(trigger)): the htpasswd file's users changed") }
+            } catch {
+                logger.error("reload (\(trigger)): the htpasswd file is refused, the running users are kept: \(error.description)")
+            }
+        }
+        links?.reload(logger: logger)
     }
 
     public enum Failure: Error, Sendable, CustomStringConvertible {
@@ -49,6 +71,7 @@ public final class StreamReloader: Sendable {
         guard let catalog = catalogs.withLock({ $0 }) else { return .failure(.catalog(.shutDown)) }
         notifier?.reloading(status: "reloading (\(trigger))")
         defer { notifier?.ready(status: "serving \(catalog.names.count) stream(s)") }
+        reloadSecrets(trigger: trigger)
         let definitions: [StreamDefinition]
         do {
             definitions = try load()
