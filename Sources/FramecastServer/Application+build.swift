@@ -49,8 +49,11 @@ public func buildApplication(
     if let origin = configuration.allowOrigin {
         router.middlewares.add(CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType], allowMethods: [.get, .head], allowCredentials: configuration.access != nil))
     }
+    // A cookie after a Basic login; links only where there are credentials to go without.
+    let sessions = configuration.access.map(SessionCookies.init(access:))
+    let links = configuration.links.map { LinkAuthorization(keys: $0, catalog: catalog) }
     if let access = configuration.access {
-        router.middlewares.add(BasicAuthMiddleware(access: access))
+        router.middlewares.add(BasicAuthMiddleware(access: access, sessions: sessions, links: links))
     }
     router.middlewares.add(
         MethodNotAllowedMiddleware(
@@ -62,17 +65,21 @@ public func buildApplication(
     }
     streams.addRoutes(to: router)
     snapshots.addRoutes(to: router)
-    StatusController(catalog: catalog, budget: budget).addRoutes(to: router)
+    StatusController(catalog: catalog, budget: budget, linksAvailable: configuration.links != nil).addRoutes(to: router)
+    LinksController<FramecastRequestContext>(keys: configuration.links, catalog: catalog, requiresAuthentication: configuration.access != nil)
+        .addRoutes(to: router)
     MetricsController(registry: registry).addRoutes(to: router)
     if let reloader = configuration.reloader {
         reloader.attach(catalog)
+        reloader.attach(access: configuration.access, links: configuration.links)
         ReloadController<FramecastRequestContext>(reloader: reloader, requiresAuthentication: configuration.access != nil).addRoutes(to: router)
     }
 
     // A router of its own: only `/ws` upgrades; everything else stays plain HTTP.
     let webSocketRouter = Router(context: FramecastWebSocketRequestContext.self)
     if let access = configuration.access {
-        webSocketRouter.middlewares.add(BasicAuthMiddleware(access: access))
+        // The cookie opens `/ws` (the page's wall); a token does not (it is no picture route).
+        webSocketRouter.middlewares.add(BasicAuthMiddleware(access: access, sessions: sessions, issuesCookies: false, links: links))
     }
     WallSocketController(
         catalog: catalog, budget: budget, subscribeTimeout: .nanoseconds(configuration.webSocketSubscribeTimeout.saturatingNanoseconds)

@@ -50,6 +50,9 @@ public struct ServerConfiguration: Sendable {
     public var maxClients = 256
     /// HTTP Basic credentials required on every route but `/healthz`; nil leaves the server open.
     public var access: AccessControl?
+    /// The key of signed links (`--link-key-file`): `?token=` opens one stream's pictures without
+    /// credentials, and `POST /api/links` makes such links. Nil: no links.
+    public var links: LinkKeyStore?
     /// The one origin allowed to read responses from a script on another site (CORS); nil: none.
     public var allowOrigin: String?
     /// Host names served besides the loopback names on a loopback bind (`--allow-host`); on other

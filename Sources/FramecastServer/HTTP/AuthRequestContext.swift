@@ -8,6 +8,8 @@ import NIOCore
 protocol AuthRequestContext: RequestContext {
     /// The throttle's key for the client, or nil when the context cannot know it.
     var authClientAddress: String? { get }
+    /// The request came over TLS: a session cookie set in answer is `Secure`.
+    var isSecure: Bool { get }
 }
 
 /// The WebSocket router's context: Hummingbird's own keeps no connection, so upgrade requests
@@ -16,6 +18,8 @@ struct FramecastWebSocketRequestContext: RequestContext, WebSocketRequestContext
     var coreContext: CoreRequestContextStorage
     let webSocket: WebSocketHandlerReference<Self>
     let channel: any Channel
+    /// The upgrade came over TLS (set by the HTTPS listener).
+    var isSecure: Bool = false
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)

@@ -12,6 +12,9 @@ public protocol ChannelRequestContext: RequestContext {
 public struct FramecastRequestContext: ChannelRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: any Channel
+    /// The request came over TLS (set by the HTTPS listener): the session cookie is `Secure` and
+    /// the absolute URLs this server hands out say `https`.
+    public var isSecure: Bool = false
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)

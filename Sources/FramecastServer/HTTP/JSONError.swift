@@ -12,6 +12,9 @@ struct JSONError: Encodable, Error {
     var streams: [String]?
     /// The renditions alive, when there is no room for another.
     var renditions: [String]?
+    /// A short code for scripts where the message alone would have to be parsed (a refused
+    /// link: `expired`, `invalid-signature`, ...).
+    var reason: String?
 
     func response(status: HTTPResponse.Status, headers extra: HTTPFields = [:]) -> Response {
         Response.json(self, status: status, headers: extra)

@@ -7,6 +7,8 @@ extension StreamStatus: ResponseEncodable {}
 struct StatusController<Context: RequestContext> {
     let catalog: StreamCatalog
     let budget: ClientBudget
+    /// `POST /api/links` makes links (`--link-key-file`): the page offers to copy one.
+    var linksAvailable = false
 
     func addRoutes(to router: Router<Context>) {
         router.get("/api/status") { _, _ in
@@ -16,7 +18,8 @@ struct StatusController<Context: RequestContext> {
             return status
         }
         router.get("/api/streams") { _, _ in
-            StreamList(streams: catalog.streams.map(catalog.status(of:)), clients: budget.current, maxClients: budget.limit)
+            StreamList(
+                streams: catalog.streams.map(catalog.status(of:)), clients: budget.current, maxClients: budget.limit, links: linksAvailable)
         }
         // For load balancers and supervisors: no authentication, and it reveals nothing.
         router.get("/healthz") { _, _ in Response.json(["status": "ok"]) }
@@ -33,4 +36,6 @@ struct StreamList: ResponseEncodable {
     /// Streaming clients of the whole server, and its limit.
     var clients: Int
     var maxClients: Int
+    /// Whether `POST /api/links` makes signed links.
+    var links: Bool
 }
