@@ -148,7 +148,7 @@ struct ConfigurationFile {
     }
 
     /// Keys whose value is a file or folder.
-    static let pathKeys: Set<String> = ["pipeline-file", "pipelines", "htpasswd", "web-root", "unix"]
+    static let pathKeys: Set<String> = ["pipeline-file", "pipelines", "htpasswd", "web-root", "unix", "link-key-file"]
 
     /// A mapping of names to single values (`set:`, `renditions:`).
     private func pairs(_ node: Node, what: String) throws(Failure) -> [(String, String)] {

@@ -1,12 +1,12 @@
 import ArgumentParser
 
-/// The command line: `framecast [serve]` and `framecast check`. Parsing, building and running only.
+/// The command line: `framecast [serve]`, `framecast check` and `framecast link`. Parsing, building and running only.
 @main
 struct Framecast: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "framecast",
         abstract: "Serve GStreamer pipelines' JPEG frames to browsers as MJPEG.",
-        subcommands: [Serve.self, Check.self, ConfigurationReference.self],
+        subcommands: [Serve.self, Check.self, Link.self, ConfigurationReference.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -86,6 +86,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Require HTTP Basic authentication against an htpasswd file of bcrypt entries (htpasswd -B).", valueName: "FILE"))
     var htpasswd: String?
 
+    @Option(name: .customLong("link-key-file"), help: ArgumentHelp("Sign links to one stream's pictures with the key in this file (made with 32 random bytes, mode 600, when missing; read again on reload, so a new key revokes every link): see framecast link and POST /api/links.", valueName: "FILE"))
+    var linkKeyFile: String?
+
     @Option(name: .customLong("allow-origin"), help: "Let scripts on this origin read responses (CORS); off by default.")
     var allowOrigin: String?
 
@@ -380,6 +383,16 @@ struct Serve: AsyncParsableCommand {
             throw StartupFailure(error.description).exitCode
         }
         if let warning = configuration.access?.mixedCostWarning { logger.warning("\(warning)") }
+        if let linkKeyFile {
+            do throws(LinkKey.Failure) {
+                configuration.links = try LinkKeyStore(path: linkKeyFile, logger: logger)
+            } catch {
+                throw StartupFailure(error.description).exitCode
+            }
+            if configuration.access == nil {
+                logger.notice("--link-key-file without --auth or --htpasswd: every stream is open anyway, so links are not needed to watch")
+            }
+        }
         if configuration.access == nil, let host, host != "127.0.0.1", host != "localhost", host != "::1" {
             logger.warning("listening on \(host) without authentication: anyone who can reach it sees the cameras (--auth or --htpasswd)")
         }
