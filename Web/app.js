@@ -33,6 +33,12 @@
 //     route (#/view/NAME?framing=length), is passed on to /stream/NAME (early or length);
 //   - window.framecast exposes { tiles, wanted(), socketState() } for inspection; wanted() is
 //     the list the page subscribes to (NAME or {name, width} per tile on screen).
+//
+// Signed links. When /api/streams says {"links": true} (the server has --link-key-file), each
+// tile's embed box offers "copy embed link": POST /api/links?stream=NAME&ttl=7d makes a URL that
+// opens that stream alone without a password (for an <img> on another site); it is copied to the
+// clipboard, or shown in a field to copy by hand where the clipboard is not available (plain
+// HTTP on another host than localhost, or the browser refused).
 
 const POLL_INTERVAL_MS = 1500;
 const STATUS_TIMEOUT_MS = 3000;
@@ -161,7 +167,7 @@ function requestedFraming() {
 
 // ---- shared state --------------------------------------------------------
 
-const server = { down: false, lastUptime: 0, streams: [] };
+const server = { down: false, lastUptime: 0, streams: [], links: false };
 const tiles = new Map(); // name -> tile
 let singleName = null;   // the stream of the single view, or null on the wall
 let wallScrollY = 0;     // where the wall was scrolled to when the single view opened
@@ -192,6 +198,7 @@ async function pollStreams() {
     server.down = false;
     server.lastUptime = uptime;
     server.streams = streams;
+    server.links = body.links === true;
     poll.backoff.reset();
     syncTiles(streams);
     if (recovered && !document.hidden) {
@@ -438,6 +445,7 @@ function createTile(info) {
   const tile = {
     name: info.name, info, el, img: q('.frame'), overlay: q('.tile-overlay'), badge: q('.badge'),
     res: q('.res'), fps: q('.fps'), clients: q('.clients'), embedBox: q('.embed-box'),
+    linkBox: q('.embed-link'), linkField: q('.link-field'),
     visible: !observer, wanted: false, lastFrameAt: 0, status: null,
     // The frames: waiting to be decoded (the newest that came), being decoded, in the <img>.
     pending: null, decoding: null, shown: null,
@@ -457,6 +465,9 @@ function createTile(info) {
     tile.embedBox.hidden = !tile.embedBox.hidden;
     embedButton.setAttribute('aria-expanded', String(!tile.embedBox.hidden));
   });
+  const copyButton = q('.copy-link');
+  copyButton.addEventListener('click', () => copyEmbedLink(tile, copyButton));
+  tile.linkField.addEventListener('focus', () => tile.linkField.select());
   const snapButton = q('.tile-snapshot');
   snapButton.addEventListener('click', () => tileSnapshot(tile, snapButton));
   if (observer) observer.observe(el);
@@ -514,6 +525,7 @@ const OVERLAY_TEXT = {
 };
 
 function renderTile(tile) {
+  tile.linkBox.hidden = !server.links;
   const status = tileStatus(tile);
   tile.status = status;
   tile.el.dataset.status = status;
@@ -551,6 +563,44 @@ async function tileSnapshot(tile, button) {
   } catch (err) {
     setText(tile.overlay, `snapshot failed: ${err.message}`);
     tile.overlay.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// A signed link to the tile's stream: made by the server (the page never sees the key), then
+// copied. Absolute on this page's origin: the address the viewer reached the server by (behind
+// a proxy, the server's own Host may differ).
+async function copyEmbedLink(tile, button) {
+  button.disabled = true;
+  const label = 'copy embed link';
+  try {
+    const query = new URLSearchParams({ stream: tile.name, ttl: '7d', scope: 'stream' });
+    const res = await fetch(`/api/links?${query}`, { method: 'POST', cache: 'no-store' });
+    if (!res.ok) throw new Error(await errorFrom(res));
+    const body = await res.json();
+    const url = `${location.origin}${body.path}`;
+    let copied = false;
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(url);
+        copied = true;
+      } catch {
+        copied = false; // refused (no permission, page not focused): show it instead
+      }
+    }
+    tile.linkField.value = url;
+    tile.linkField.title = `valid until ${new Date(body.expires).toLocaleString()}`;
+    tile.linkField.hidden = copied;
+    if (copied) {
+      button.textContent = 'copied ✓';
+      setTimeout(() => { button.textContent = label; }, 2000);
+    } else {
+      tile.linkField.focus();
+    }
+  } catch (err) {
+    tile.linkField.value = `no link: ${err.message}`;
+    tile.linkField.hidden = false;
   } finally {
     button.disabled = false;
   }
