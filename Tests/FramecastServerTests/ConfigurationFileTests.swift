@@ -90,6 +90,7 @@ import Testing
             "rendition": "[\"thumb=width=96,quality=50\"]",
             "auth": "\"viewer:secret\"",
             "htpasswd": "/etc/framecast/htpasswd",
+            "link-key-file": "/var/lib/framecast/link.key",
             "allow-origin": "https://example.org",
             "allow-host": "[cam.local, example.org]",
             "web-root": Self.repository.appendingPathComponent("Web").path,

@@ -12,8 +12,11 @@ struct TestServer: Sendable {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Web").path
 
+    /// `logger`: the server's (a test that reads what it logs); by default one at
+    /// `FRAMECAST_TEST_LOG`'s level, `critical` when unset.
     static func run<T: Sendable>(
         pipeline: String,
+        logger given: Logger? = nil,
         configure: (inout ServerConfiguration) -> Void = { _ in },
         _ body: @escaping @Sendable (TestServer) async throws -> T
     ) async throws -> T {
@@ -23,6 +26,7 @@ struct TestServer: Sendable {
         configure(&configuration)
         var logger = Logger(label: "framecast-test")
         logger.logLevel = ProcessInfo.processInfo.environment["FRAMECAST_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        if let given { logger = given }
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let application = try buildApplication(configuration: configuration, logger: logger) { listeners in
             portSink.yield(listeners.first?.port ?? 0)
