@@ -47,7 +47,8 @@ public struct FramecastApplication: Service {
         let date = HTTPDateHeader()
         let hsts = secure && hstsMaxAge > 0 ? "max-age=\(hstsMaxAge)" : nil
         return { request, responseWriter, channel in
-            let context = FramecastRequestContext(source: .init(channel: channel, logger: logger))
+            var context = FramecastRequestContext(source: .init(channel: channel, logger: logger))
+            context.isSecure = secure
             var response: Response
             do {
                 response = try await responder.respond(to: request, context: context)

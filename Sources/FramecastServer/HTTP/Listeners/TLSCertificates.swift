@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 public import Logging
 import NIOHTTP2
 import NIOSSL
@@ -132,15 +131,19 @@ public final class TLSCertificates: Sendable {
 }
 
 /// Identity, size and modification time of both files: a renewal that replaces a file (rename)
-/// or rewrites it in place changes it.
+/// or rewrites it in place changes it. (Read through FileManager: `stat`'s struct members are
+/// attributed to different C modules from one build to the next.)
 struct FileSignature: Equatable, Sendable {
-    private let parts: [Int64]
+    private let parts: [String]
 
     init(_ paths: String...) {
-        parts = paths.flatMap { path -> [Int64] in
-            var info = stat()
-            guard stat(path, &info) == 0 else { return [-1, -1, -1, -1, -1] }
-            return [Int64(info.st_dev), Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec)]
+        parts = paths.map { path in
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return "missing" }
+            let device = (attributes[.systemNumber] as? NSNumber)?.int64Value ?? -1
+            let inode = (attributes[.systemFileNumber] as? NSNumber)?.int64Value ?? -1
+            let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
+            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1
+            return "\(device):\(inode):\(size):\(modified)"
         }
     }
 }
