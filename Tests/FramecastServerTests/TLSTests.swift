@@ -1,5 +1,6 @@
 import FramecastServer
 import Foundation
+import Logging
 import Testing
 
 /// HTTPS with `--tls-cert`/`--tls-key`: HTTP/2 by ALPN, HTTP/1.1 for the rest, every endpoint over
@@ -145,6 +146,28 @@ struct TLSTests {
             let status = try await client.get("/api/status")
             try await eventually(5, "the status") { status.ended }
             try await eventually(5, "the idle HTTP/2 connection to be closed") { !client.channel.isActive }
+        }
+    }
+
+    /// Over HTTPS the session cookie is `Secure` and the links the API hands out say `https`.
+    @Test func cookiesAreSecureAndLinksHTTPSOverTLS() async throws {
+        let keys = try TemporaryDirectory("tlslinks")
+        let access = try AccessControl.single("viewer:secret")
+        let links = try LinkKeyStore(path: keys.file("link.key"), logger: Logger(label: "test"))
+        try await Self.withHTTPSServer(configure: { configuration in
+            configuration.access = access
+            configuration.links = links
+        }) { server async throws in
+            let base = "https://localhost:\(server.port)"
+            let head = try Curl.run(["-u", "viewer:secret", "-D", "-", "-o", "/dev/null", base + "/api/status"]).output.lowercased()
+            let cookie = try #require(head.split(separator: "\r\n").first { $0.hasPrefix("set-cookie:") })
+            #expect(cookie.contains("; secure") && cookie.contains("httponly") && cookie.contains("samesite=strict"), "\(cookie)")
+            let made = try Curl.run(["-u", "viewer:secret", "-X", "POST", base + "/api/links?stream=main"]).output
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(made.utf8)) as? [String: Any], "\(made)")
+            let url = try #require(json["url"] as? String)
+            #expect(url.hasPrefix("https://localhost:\(server.port)/stream/main?token="), "\(url)")
+            // The link opens the stream over HTTP/2 without credentials.
+            #expect(try Curl.writeOut("%{http_version} %{http_code}", ["--http2", "-I", url]) == "2 200")
         }
     }
 
