@@ -27,6 +27,8 @@ public enum PipelineError: Error, Sendable, Equatable, CustomStringConvertible {
     case badAssignment(String, String)
     /// A rendition could not decode or push a frame of its source.
     case rendition(String)
+    /// A relay's source (`relay:URL`) is not a URL it can read.
+    case relay(String)
 
     public var description: String {
         let ending = "end the pipeline with `jpegenc ! appsink name=sink` (or `image/jpeg ! appsink name=sink` for a source that already gives JPEG)"
@@ -59,6 +61,8 @@ public enum PipelineError: Error, Sendable, Equatable, CustomStringConvertible {
             return "--set \(assignment.debugDescription): \(problem)"
         case .rendition(let message):
             return "rendition: \(message)"
+        case .relay(let message):
+            return "relay: \(message)"
         }
     }
 }

@@ -20,6 +20,12 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var streams: StreamOptions
 
+    @Option(name: .customLong("relay-all"), help: ArgumentHelp("Relay every stream of the origin Framecast at this URL (e.g. http://origin:8080), as relay:URL/stream/NAME streams; streams added or removed there follow within --relay-all-interval.", valueName: "URL"))
+    var relayAll: String?
+
+    @Option(name: .customLong("relay-all-interval"), parsing: .unconditional, help: ArgumentHelp("Seconds between reads of the --relay-all origin's stream list (1 to 3600).", valueName: "SECONDS"))
+    var relayAllInterval = "20"
+
     @Option(help: "Address to listen on (default 127.0.0.1; with --unix or socket activation, only when given).")
     var host: String?
 
@@ -119,6 +125,7 @@ struct Serve: AsyncParsableCommand {
         var redirectHTTP: Int?
         var hsts: Int
         var tlsCheckInterval: Double
+        var relayAllInterval: Double
     }
 
     /// Out of range is a start-up error naming the flag and its range (exit status 2).
@@ -136,7 +143,8 @@ struct Serve: AsyncParsableCommand {
             unixMode: try Self.mode(unixMode),
             redirectHTTP: try redirectHTTP.map { text throws(ExitCode) in Int(try Limits.redirectHTTP.read(text)) },
             hsts: Int(try Limits.hsts.read(hsts)),
-            tlsCheckInterval: try Limits.tlsCheckInterval.read(tlsCheckInterval))
+            tlsCheckInterval: try Limits.tlsCheckInterval.read(tlsCheckInterval),
+            relayAllInterval: try Limits.relayAllInterval.read(relayAllInterval))
     }
 
     /// Flags that make sense only with HTTPS, or only together (checked when serving: `check`
@@ -176,7 +184,13 @@ struct Serve: AsyncParsableCommand {
     /// The streams to serve, each with its named renditions: its pipeline file's, then the
     /// `--rendition` flags' (which win). A flag naming a stream that does not exist is an error.
     func servedDefinitions() throws(ExitCode) -> [StreamDefinition] {
-        var definitions = try streams.definitions()
+        // With --relay-all alone, the origin's streams are all (not the built-in test pattern).
+        var definitions = relayAll != nil && !definesOwnStreams ? [] : try streams.definitions()
+        if relayAll != nil {
+            for relayed in RelayAllStreams.shared.current where !definitions.contains(where: { $0.name == relayed.name }) {
+                definitions.append(relayed)
+            }
+        }
         for rendition in try namedRenditions() {
             if let stream = rendition.stream, !definitions.contains(where: { $0.name == stream }) {
                 throw StartupFailure("--rendition \(stream)@\(rendition.name): there is no stream named '\(stream)'").exitCode
@@ -190,6 +204,11 @@ struct Serve: AsyncParsableCommand {
 
     /// Whether the options name any stream (without any, the built-in test pattern is served).
     var definesStreams: Bool {
+        definesOwnStreams || relayAll != nil
+    }
+
+    /// Whether the options name any stream besides `--relay-all`'s.
+    var definesOwnStreams: Bool {
         streams.pipeline != nil || streams.pipelineFile != nil || streams.pipelinesDirectory != nil || !streams.streams.isEmpty
     }
 
@@ -330,6 +349,9 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "framecast")
         if let configurationPath { logger.info("configuration read from \(configurationPath)") }
 
+        if let relayAll {
+            try await RelayAllStreams.shared.load(origin: relayAll, logger: logger)
+        }
         let definitions = try servedDefinitions()
         if check {
             for definition in definitions {
@@ -458,6 +480,9 @@ struct Serve: AsyncParsableCommand {
             environment: environment, processID: getpid(), notifier: notifier, probe: HealthProbe(catalog: application.catalog), logger: logger)
         {
             services.append(.init(service: watchdog))
+        }
+        if let relayAll {
+            services.append(.init(service: RelayAllWatcher(origin: relayAll, interval: numbers.relayAllInterval, reloader: reloader, logger: logger)))
         }
         if let seconds = numbers.exitWhenIdle {
             // Its return ends the server as SIGTERM would.

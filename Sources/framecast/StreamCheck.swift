@@ -1,3 +1,4 @@
+import FramecastServer
 import MediaPipeline
 
 /// The check that `framecast check` and `framecast serve --check` run on each stream's pipeline.
@@ -17,6 +18,11 @@ enum StreamCheck {
     /// (for at most that many seconds) unless a source opens a device.
     static func run(_ pipeline: String, probeTimeout: Double?) async -> Outcome {
         do throws(PipelineError) {
+            if RelayDescription.isRelay(pipeline) {
+                // No pipeline to run: the URL is checked, the origin is reached only by viewers.
+                try RelayDescription.validate(pipeline)
+                return .valid
+            }
             try Pipeline.validate(pipeline)
             guard let probeTimeout else { return .valid }
             if try Pipeline.opensDevice(pipeline) { return .opensDevice }

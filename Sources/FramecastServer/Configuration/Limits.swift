@@ -35,6 +35,8 @@ public enum Limits {
     public static let hsts = BoundedNumber.whole("--hsts", 0...63_072_000, unit: "seconds")
     /// `--tls-check-interval`: from a second to a day.
     public static let tlsCheckInterval = BoundedNumber("--tls-check-interval", 1...86_400, unit: "seconds")
+    /// `--relay-all-interval`: from a second to an hour.
+    public static let relayAllInterval = BoundedNumber("--relay-all-interval", 1...3600, unit: "seconds")
     /// `framecast check --timeout`.
     public static let checkTimeout = BoundedNumber("--timeout", 0.1...3600, unit: "seconds")
 
@@ -42,6 +44,6 @@ public enum Limits {
     public static let all: [BoundedNumber] = [
         fps, maxAge, renditionWidth, renditionHeight, renditionQuality, cropCoordinate,
         port, idleTimeout, frameTimeout, clientTimeout, headerTimeout, maxClients, warmupFrames, maxRenditions, exitWhenIdle, checkTimeout,
-        redirectHTTP, hsts, tlsCheckInterval,
+        redirectHTTP, hsts, tlsCheckInterval, relayAllInterval,
     ]
 }

@@ -28,4 +28,6 @@ public struct StreamStatus: Sendable, Codable, Equatable {
     public var maxClients: Int?
     /// The stream's live renditions (`/api/streams` and `/api/streams/NAME`).
     public var renditions: [RenditionStatus]?
+    /// A relay's upstream (`relay:URL` streams only).
+    public var relay: RelayStatus?
 }

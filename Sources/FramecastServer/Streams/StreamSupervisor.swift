@@ -40,6 +40,10 @@ public final class StreamSupervisor: Service, Sendable {
         /// Its pipeline has an appsink named `raw`: renditions subscribe to `rawPictures`.
         var offersRawPictures: Bool
         var makeProducer: ProducerFactory
+        /// Each sample's presentation timestamp is its capture time (a relay's origin stamped it).
+        var carriesCaptureTime = false
+        /// A relay's upstream, for status.
+        var relay: RelayMonitor?
     }
 
     private struct Core {
@@ -55,13 +59,29 @@ public final class StreamSupervisor: Service, Sendable {
     public convenience init(
         name: String, pipeline: String, settings: StreamSettings, metrics: StreamMetrics, logger: Logger
     ) throws(PipelineError) {
+        var settings = settings
+        if RelaySource.isRelay(pipeline) {
+            // An origin back after a restart should be relayed again within about a second, not
+            // after a back-off grown to 30 s while it was away.
+            settings.minimumRestartDelay = min(settings.minimumRestartDelay, 0.5)
+            settings.maximumRestartDelay = min(settings.maximumRestartDelay, 1)
+        }
         self.init(
             name: name, source: try Self.source(pipeline: pipeline), settings: settings, metrics: metrics,
             logger: logger, framesCarryCaptureTime: false, pictureSize: (640, 480), onIdle: nil)
     }
 
-    /// A gst-launch description as a source, validated (throws a `PipelineError` a user can act on).
+    /// A gst-launch description as a source, validated (throws a `PipelineError` a user can act on);
+    /// `relay:URL` is a relay of another MJPEG server.
     static func source(pipeline: String) throws(PipelineError) -> Source {
+        if RelaySource.isRelay(pipeline) {
+            let relay = try RelaySource(description: pipeline)
+            let monitor = RelayMonitor(url: relay.shown)
+            return Source(
+                description: pipeline, shown: RelaySource.prefix + relay.shown, offersRawPictures: false,
+                makeProducer: { callbacks in RelayProducer(source: relay, callbacks: callbacks, monitor: monitor) },
+                carriesCaptureTime: true, relay: monitor)
+        }
         try Pipeline.validate(pipeline)
         let offersRaw = try Pipeline.offersRawPictures(pipeline)
         return Source(description: pipeline, shown: CredentialMask.mask(pipeline), offersRawPictures: offersRaw) { callbacks throws(PipelineError) in
@@ -198,7 +218,8 @@ public final class StreamSupervisor: Service, Sendable {
                 framesPublished: lifecycle.framesPublished,
                 restarts: lifecycle.restarts,
                 lastError: lifecycle.lastError,
-                uptimeSeconds: Double(now - createdAt) / 1e9
+                uptimeSeconds: Double(now - createdAt) / 1e9,
+                relay: core.source.relay?.status
             )
         }
     }
@@ -368,7 +389,8 @@ public final class StreamSupervisor: Service, Sendable {
     // MARK: - Frames (on GStreamer's streaming thread)
 
     private func makeSampleHandler(run: UInt64) -> SampleHandler {
-        { [weak self] bytes, reported in
+        let carriesCaptureTime = framesCarryCaptureTime || core.withLock { $0.source.carriesCaptureTime }
+        return { [weak self] bytes, reported in
             guard let self else { return }
             // A network camera's multipartdemux gives caps without a size: the JPEG says it.
             var format = reported
@@ -376,7 +398,7 @@ public final class StreamSupervisor: Service, Sendable {
                 format = SampleFormat(width: size.width, height: size.height, presentationTimestamp: reported.presentationTimestamp)
             }
             let capturedAt =
-                self.framesCarryCaptureTime
+                carriesCaptureTime
                 ? format.presentationTimestamp.map { WallClock.Instant(microseconds: Int64($0 / 1000)) } ?? WallClock.now()
                 : WallClock.now()
             let now = DispatchTime.now().uptimeNanoseconds
