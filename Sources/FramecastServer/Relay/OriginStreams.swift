@@ -45,7 +45,7 @@ public enum OriginStreams {
     private static func get(_ source: RelaySource, timeout: Double) async throws -> [UInt8] {
         let tls = source.secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
         let collector = BodyCollector(promise: MultiThreadedEventLoopGroup.singleton.next().makePromise())
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let connecting = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.milliseconds(timeout.saturatingMilliseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -57,7 +57,15 @@ public enum OriginStreams {
                     try channel.pipeline.syncOperations.addHandler(collector)
                 }
             }
-            .connect(host: source.host, port: source.port).get()
+            .connect(host: source.host, port: source.port)
+        let channel: any Channel
+        do {
+            channel = try await connecting.get()
+        } catch {
+            // The collector never joined a channel: its promise must still be completed.
+            collector.promise.fail(error)
+            throw error
+        }
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: source.target)
         head.headers.add(name: "Host", value: source.hostHeader)
         head.headers.add(name: "User-Agent", value: "Framecast-relay")

@@ -40,7 +40,11 @@ final class FramecastProcess: @unchecked Sendable {
     /// Starts a server on a free port and waits until it accepts connections (answering
     /// `/api/status` with `awaitStatus`).
     static func serve(_ arguments: [String], environment: [String: String] = [:], awaitStatus: Int = 200) async throws -> FramecastProcess {
-        let port = try freePort()
+        try await serve(port: try freePort(), arguments, environment: environment, awaitStatus: awaitStatus)
+    }
+
+    /// `serve` on a port of the test's choosing (a server started again on the same port).
+    static func serve(port: Int, _ arguments: [String], environment: [String: String] = [:], awaitStatus: Int = 200) async throws -> FramecastProcess {
         let child = FramecastProcess(["--port", String(port)] + arguments, environment: environment)
         child.port = port
         child.collectStandardError()
