@@ -99,15 +99,18 @@ import Testing
             "redirect-http": "8081",
         ]
         #expect(rows.count > 20)
+        // Read from a running origin at start (RelayTests covers it, from a file too).
+        let needsAnOrigin: Set = ["relay-all"]
         for row in rows {
             let key = row[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            if needsAnOrigin.contains(key) { continue }
             let value = row[2] == "true / false" ? "true" : samples[key] ?? row[3].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
             #expect(!value.isEmpty, "no sample value for the key `\(key)`: add one to this test")
             guard !value.isEmpty else { continue }
             let path = try Self.file("\(key): \(value)\n")
             defer { Self.remove(path) }
             let result = try await FramecastProcess.runToExit(["check", "--config", path])
-            #expect(result.status == 0, "\(key): \(value): \(result.error)")
+            #expect(result.status == 0, "\(key): \(value): \(result.error)", sourceLocation: SourceLocation(fileID: #fileID, filePath: #filePath, line: #line, column: 1))
         }
     }
 

@@ -19,6 +19,7 @@ import Testing
         "/usr/local/share/framecast/framecast.yaml.example",
         "/usr/local/share/framecast/pipelines/camera-mjpeg.pipeline",
         "/usr/local/share/framecast/pipelines/camera.pipeline",
+        "/usr/local/share/framecast/pipelines/relay.pipeline",
         "/usr/local/share/framecast/pipelines/test.pipeline",
         "/usr/local/share/man/man1/framecast.1",
     ]
