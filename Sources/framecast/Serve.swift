@@ -424,6 +424,9 @@ struct Serve: AsyncParsableCommand {
                 let certificates = try TLSCertificates(certificatePath: tlsCert, keyPath: tlsKey)
                 configuration.tls = certificates
                 logger.info("TLS certificate: \(certificates.summary)")
+                if let mode = (try? FileManager.default.attributesOfItem(atPath: tlsKey))?[.posixPermissions] as? NSNumber, mode.intValue & 0o077 != 0 {
+                    logger.warning("--tls-key \(tlsKey) can be read by other users (mode \(String(mode.intValue, radix: 8))): chmod 600 it")
+                }
             } catch {
                 throw StartupFailure(error.description).exitCode
             }

@@ -1,4 +1,5 @@
-import FramecastServer
+@testable import FramecastServer
+import HTTPTypes
 import Foundation
 import Logging
 import Testing
@@ -171,6 +172,67 @@ struct TLSTests {
         }
     }
 
+    /// Raw HTTP/2 over TLS (Python's ssl module, frames written by hand): what no real client
+    /// library lets a test do on purpose. Returns what the probe printed.
+    static func probe(_ mode: String, port: Int, seconds: Double = 15) throws -> String {
+        let directory = try TemporaryDirectory("h2probe")
+        let script = directory.file("probe.py")
+        try H2Probe.script.write(toFile: script, atomically: true, encoding: .utf8)
+        return try runToExit("/usr/bin/python3", [script, mode, String(port), String(seconds)]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A connection that says nothing after its settings (nor acknowledges a PING) is closed at
+    /// the header timeout; a stream whose request never ends is reset at it.
+    @Test func silentHTTP2ConnectionsAndUnendedRequestsAreClosedAtTheHeaderTimeout() async throws {
+        try await Self.withHTTPSServer(configure: { $0.headerTimeout = 1 }) { server async throws in
+            let silent = try Self.probe("silent", port: server.port)
+            #expect(silent.hasPrefix("closed"), "\(silent)")
+            let unended = try Self.probe("unended", port: server.port)
+            #expect(unended.hasPrefix("reset"), "\(unended)")
+        }
+    }
+
+    /// A reader that grants a byte of window at a time receives nothing, and is a stalled client:
+    /// reset at the client timeout, however often it grants.
+    @Test func aStreamWhoseReaderGrantsAByteAtATimeIsResetAtTheClientTimeout() async throws {
+        try await Self.withHTTPSServer(configure: { $0.clientTimeout = 1 }) { server async throws in
+            let trickle = try Self.probe("trickle", port: server.port)
+            #expect(trickle.hasPrefix("reset") || trickle.hasPrefix("closed"), "\(trickle)")
+            let seconds = Double(trickle.split(separator: " ").last ?? "") ?? 99
+            #expect(seconds < 4, "\(trickle)")
+        }
+    }
+
+    /// `Host` and `:authority` naming different hosts is a malformed request (400).
+    @Test func hostAndAuthorityMustAgree() async throws {
+        try await Self.withHTTPSServer { server async throws in
+            // 0x8c: the static table's `:status 400`.
+            #expect(try Self.probe("hosts", port: server.port).hasPrefix("status 8c"))
+        }
+    }
+
+    /// Frames larger than the client's window (64 KB, what nghttp2 and python-h2 grant) keep
+    /// flowing: the server does not wait for a window the client only grants as it reads.
+    @Test func framesLargerThanTheDefaultWindowKeepFlowing() async throws {
+        let snow = TestPipelines.pattern(width: 640, height: 480, fps: "10/1").replacingOccurrences(of: "pattern=ball", with: "pattern=snow")
+        try await Self.withHTTPSServer(configure: { $0.streams = [StreamDefinition(name: "main", pipeline: snow)] }) { server async throws in
+            let client = try await HTTP2TestClient.connect(port: server.port, initialWindow: 65535)
+            let stream = try await client.get("/stream?framing=length")
+            try await eventually(10, "15 frames") { stream.parts.count >= 15 }
+            #expect(stream.parts.map(\.length).max() ?? 0 > 65535, "the frames are larger than the window")
+            await client.close()
+        }
+    }
+
+    /// TLS 1.0 and 1.1 are refused (HTTP/2 requires 1.2, and nothing older is offered).
+    @Test func tlsOlderThan12IsRefused() async throws {
+        try await Self.withHTTPSServer { server async throws in
+            let url = "https://127.0.0.1:\(server.port)/healthz"
+            #expect(try Curl.writeOut("%{http_code}", ["--tlsv1.0", "--tls-max", "1.1", "--ciphers", "DEFAULT:@SECLEVEL=0", url]) == "000")
+            #expect(try Curl.writeOut("%{http_code}", ["--tlsv1.2", "--tls-max", "1.2", url]) == "200")
+        }
+    }
+
     @Test func hstsIsSentOnlyWhenAskedFor() async throws {
         try await Self.withHTTPSServer(configure: { $0.hstsMaxAge = 31_536_000 }) { server async throws in
             let head = try Curl.run(["-I", "https://127.0.0.1:\(server.port)/api/status"]).output.lowercased()
@@ -180,6 +242,17 @@ struct TLSTests {
             let head = try Curl.run(["-I", "https://127.0.0.1:\(server.port)/api/status"]).output.lowercased()
             #expect(!head.contains("strict-transport-security"))
         }
+    }
+
+    /// Targets that are no path (`OPTIONS *`, `CONNECT host:port`) get no Location built from them.
+    @Test func redirectsNeedAPath() {
+        for path in ["*", "evil.example:443", ""] {
+            let request = HTTPRequest(method: .options, scheme: nil, authority: nil, path: path, headerFields: [HTTPField.Name("Host")!: "localhost"])
+            #expect(HTTPSRedirect.answer(request, httpsPort: 8443).status == .badRequest, "\(path)")
+        }
+        let request = HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/a?b=c", headerFields: [HTTPField.Name("Host")!: "localhost:8080"])
+        #expect(HTTPSRedirect.answer(request, httpsPort: 8443).headerFields[.location] == "https://localhost:8443/a?b=c")
+        #expect(HTTPSRedirect.answer(request, httpsPort: 443).headerFields[.location] == "https://localhost/a?b=c")
     }
 
     @Test func theRedirectPortSendsEveryRequestToHTTPS() async throws {
@@ -324,6 +397,110 @@ struct TLSTests {
         else { return nil }
         return String(line[range.upperBound...].prefix { $0 != "," && $0 != ";" && $0 != " " })
     }
+}
+
+/// The raw HTTP/2 probe run by `TLSTests.probe`.
+enum H2Probe {
+    static let script = #"""
+import socket, ssl, struct, sys, time
+
+def frame(kind, flags, stream, payload=b''):
+    return struct.pack('>I', len(payload))[1:] + bytes([kind, flags]) + struct.pack('>I', stream) + payload
+
+def literal(name, value):
+    # Literal header field without indexing, new name (RFC 7541, 6.2.2).
+    return b'\x00' + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+def connect(port, window=None):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(['h2'])
+    sock = context.wrap_socket(socket.create_connection(('127.0.0.1', port)), server_hostname='localhost')
+    assert sock.selected_alpn_protocol() == 'h2', sock.selected_alpn_protocol()
+    settings = b'' if window is None else struct.pack('>HI', 4, window)
+    sock.sendall(b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + frame(4, 0, 0, settings))
+    return sock
+
+def request(path, authority=b'localhost', extra=b'', end_stream=True):
+    block = b'\x82\x87' + literal(b':path', path) + literal(b':authority', authority) + extra
+    return frame(1, 0x4 | (0x1 if end_stream else 0), 1, block)
+
+def frames(sock, seconds):
+    """Yields (type, flags, stream, payload) until the peer closes or the time is up; None at close."""
+    sock.settimeout(0.2)
+    deadline = time.time() + seconds
+    buffer = b''
+    while time.time() < deadline:
+        try:
+            data = sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            continue
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            yield None
+            return
+        if not data:
+            yield None
+            return
+        buffer += data
+        while len(buffer) >= 9:
+            length = int.from_bytes(buffer[:3], 'big')
+            if len(buffer) < 9 + length:
+                break
+            kind, flags, stream = buffer[3], buffer[4], int.from_bytes(buffer[5:9], 'big') & 0x7fffffff
+            payload = buffer[9:9 + length]
+            buffer = buffer[9 + length:]
+            if kind == 4 and not flags & 1:
+                sock.sendall(frame(4, 1, 0))  # ack settings
+            yield (kind, flags, stream, payload)
+
+mode, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+start = time.time()
+if mode == 'silent':
+    # Preface and settings, then nothing (not even a PING's acknowledgement).
+    sock = connect(port)
+    for item in frames(sock, limit):
+        if item is None:
+            print('closed %.1f' % (time.time() - start)); sys.exit(0)
+        if item[0] == 6 and not item[1] & 1:
+            pass  # a PING: never answered
+    print('open'); sys.exit(1)
+if mode == 'unended':
+    # A request whose headers never end the stream.
+    sock = connect(port)
+    sock.sendall(request(b'/api/status', end_stream=False))
+    for item in frames(sock, limit):
+        if item is None:
+            print('closed %.1f' % (time.time() - start)); sys.exit(0)
+        if item[0] == 3 and item[2] == 1:
+            print('reset %.1f' % (time.time() - start)); sys.exit(0)
+    print('open'); sys.exit(1)
+if mode == 'trickle':
+    # A stream whose reader grants one byte at a time after its first frame.
+    sock = connect(port, window=1000)
+    sock.sendall(request(b'/stream?framing=length'))
+    last = time.time()
+    for item in frames(sock, limit):
+        if item is None:
+            print('closed %.1f' % (time.time() - start)); sys.exit(0)
+        if item[0] == 3 and item[2] == 1:
+            print('reset %.1f' % (time.time() - start)); sys.exit(0)
+        if time.time() - last > 0.3:
+            last = time.time()
+            sock.sendall(frame(8, 0, 1, struct.pack('>I', 1)))
+    print('open'); sys.exit(1)
+if mode == 'hosts':
+    # :authority and Host naming different hosts.
+    sock = connect(port)
+    sock.sendall(request(b'/api/status', extra=literal(b'host', b'evil.example')))
+    for item in frames(sock, limit):
+        if item is None:
+            break
+        if item[0] == 1 and item[2] == 1:
+            # :status from the static table: 0x88 is 200; a literal 400 comes as an indexed name 8.
+            print('status', item[3][:8].hex()); sys.exit(0)
+    print('none'); sys.exit(1)
+"""#
 }
 
 /// Length-framed multipart parts out of a whole captured body.

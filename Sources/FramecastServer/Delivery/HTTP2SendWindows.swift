@@ -35,9 +35,10 @@ final class HTTP2SendWindows: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
-    /// A window for `stream`, counted from now; `sent`: bytes of DATA it already carried.
-    func open(_ stream: HTTP2StreamID, sent: Int) -> HTTP2StreamWindow {
-        let window = HTTP2StreamWindow(size: initialStreamWindow - sent)
+    /// A window for `stream`, counted from its creation (before its request is even read: a
+    /// client may open the window with its request, as Firefox does).
+    func open(_ stream: HTTP2StreamID) -> HTTP2StreamWindow {
+        let window = HTTP2StreamWindow(size: initialStreamWindow)
         windows[stream] = window
         return window
     }
@@ -50,8 +51,9 @@ final class HTTP2SendWindows: ChannelInboundHandler, RemovableChannelHandler {
 /// One stream's send window as counted by `HTTP2SendWindows`. Used only on its event loop.
 final class HTTP2StreamWindow {
     private(set) var size: Int
-    /// The largest the window has been: a frame bigger than any window the client ever granted
-    /// goes once the window is back to that (the reader took everything), or it would never go.
+    /// The largest the window has been. A frame goes once the window takes it whole, or holds
+    /// half of this: a frame bigger than the window would otherwise never go, and clients grant
+    /// more only as they read, typically once half their window is consumed (nghttp2, h2).
     private var largest: Int
     /// Called once the window grows.
     private var whenGrown: (() -> Void)?
@@ -63,7 +65,7 @@ final class HTTP2StreamWindow {
 
     /// Whether `bytes` go out at once; when not, `whenRoom` is called (once) when the window grows.
     func fits(_ bytes: Int, whenRoom: @escaping () -> Void) -> Bool {
-        guard size < min(bytes, largest) else {
+        guard size < min(bytes, max(largest / 2, 1)) else {
             whenGrown = nil
             return true
         }
@@ -91,20 +93,31 @@ final class HTTP2StreamWindow {
     }
 }
 
-/// Ahead of an HTTP/2 multipart response in its stream's channel: gives the stream's
-/// `WINDOW_UPDATE`s to its window. Nothing else read there after the request means anything.
-final class HTTP2WindowReader: ChannelInboundHandler, RemovableChannelHandler {
+/// First in every HTTP/2 stream's channel, from its creation: counts the stream's
+/// `WINDOW_UPDATE`s into its window (see `HTTP2SendWindows`) and passes every frame on.
+final class HTTP2WindowCounter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = HTTP2Frame.FramePayload
 
-    private let window: HTTP2StreamWindow
+    let window: HTTP2StreamWindow
+    private let windows: HTTP2SendWindows
+    private let stream: HTTP2StreamID
 
-    init(window: HTTP2StreamWindow) {
-        self.window = window
+    init(windows: HTTP2SendWindows, stream: HTTP2StreamID) {
+        self.windows = windows
+        self.stream = stream
+        window = windows.open(stream)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .windowUpdate(let increment) = unwrapInboundIn(data) {
             window.grow(by: increment)
         }
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        window.cancel()
+        windows.close(stream)
     }
 }

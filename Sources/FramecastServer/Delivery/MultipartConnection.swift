@@ -37,6 +37,9 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     var sendWindow: HTTP2StreamWindow?
     /// A frame waits in the slot for the stream's window to open (HTTP/2).
     private var waitingForRoom = false
+    /// The client timeout runs for that wait: it ends only when a frame goes, so a reader that
+    /// grants a byte at a time is still a stalled client.
+    private var waitCounted = false
     private var context: ChannelHandlerContext?
     /// False once the session ended (the client left, or the server stopped it).
     private(set) var isActive = true
@@ -91,8 +94,10 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
     }
 
     /// Bytes after the stream's request mean nothing (the response never ends): dropped here,
-    /// before the HTTP decoder (on HTTP/2, `HTTP2WindowReader` took the window updates).
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    /// before the HTTP decoder. On HTTP/2 they go on: the window counter behind reads them.
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if wire == .http2 { context.fireChannelRead(data) }
+    }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if isActive { context.read() }
@@ -136,8 +141,6 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
         if let sendWindow {
             let bytes = part.data(for: framing, wire: wire).readableBytes
             let fits = sendWindow.fits(bytes) {
-                // The reader took some: progress, for the client timeout.
-                self.writeTimeout?.writeCompleted()
                 self.waitingForRoom = false
                 self.sendWaiting()
             }
@@ -145,8 +148,15 @@ final class MultipartConnection: ChannelInboundHandler, RemovableChannelHandler,
                 // Stays in the slot, where newer frames replace it until the reader makes room.
                 // A reader that makes none for --client-timeout is a stalled client.
                 waitingForRoom = true
-                writeTimeout?.writeStarted()
+                if !waitCounted {
+                    waitCounted = true
+                    writeTimeout?.writeStarted()
+                }
                 return
+            }
+            if waitCounted {
+                waitCounted = false
+                writeTimeout?.writeCompleted()
             }
         }
         _ = slot.take()

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP2
 import NIOHTTPTypesHTTP2
 import NIOSSL
 
@@ -31,19 +30,12 @@ struct MultipartDelivery: Sendable {
                 // Its writes skip every handler above it (each part is already framed). Where it
                 // passes no client timeout on the way, it reports its writes to it itself.
                 if case .first = position { connection.writeTimeout = try? pipeline.handler(type: WriteTimeoutHandler.self) }
-                if wire == .http2, let parent = channel.parent,
-                    let windows = try? parent.pipeline.syncOperations.handler(type: HTTP2SendWindows.self),
-                    let stream = try? channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)
-                {
-                    let window = windows.open(stream, sent: MultipartFraming.opening(framing).readableBytes)
-                    connection.sendWindow = window
-                    // Closed with the stream, whichever way it ends.
-                    channel.closeFuture.assumeIsolated().whenComplete { _ in windows.close(stream) }
+                if wire == .http2, let counter = try? pipeline.handler(type: HTTP2WindowCounter.self) {
+                    // The opening went out on this window before the response was attached.
+                    counter.window.sent(MultipartFraming.opening(framing).readableBytes)
+                    connection.sendWindow = counter.window
                 }
                 try pipeline.addHandler(connection, position: position)
-                if let window = connection.sendWindow {
-                    try pipeline.addHandler(HTTP2WindowReader(window: window), position: .first)
-                }
             } catch {
                 // The connection closed before its first frame.
                 ended.succeed(.clientLeft)

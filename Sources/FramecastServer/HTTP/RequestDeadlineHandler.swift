@@ -17,6 +17,7 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
     private let deadline: TimeAmount
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
+    private var openStreams = 0
 
     init(deadline: TimeAmount) {
         self.deadline = deadline
@@ -45,6 +46,19 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
     /// A response was sent: the next request (or the connection's close) is due within the deadline.
     func awaitingRequest() {
         arm()
+    }
+
+    /// HTTP/2: a stream opened on this connection. The connection is under the deadline only
+    /// while it has none open (each stream has its own request deadline, `HTTP2RequestGate`).
+    func streamOpened() {
+        openStreams += 1
+        disarm()
+    }
+
+    /// HTTP/2: a stream closed; with none left the connection has the deadline to open another.
+    func streamClosed() {
+        openStreams -= 1
+        if openStreams == 0 { arm() }
     }
 
     /// A request began while the clock was stopped (it was pipelined behind one being answered):

@@ -30,12 +30,14 @@ struct HTTPSRedirect: Sendable {
             response.headerFields[.connection] = "close"
             return response
         }
+        // `OPTIONS *` and `CONNECT host:port` name no path to redirect to.
+        guard let path = request.path, path.hasPrefix("/") else { return HTTPResponse(status: .badRequest) }
         guard let host = request.authority ?? request.headerFields[HTTPField.Name("Host")!], let name = HostPolicy.hostName(of: host) else {
             return HTTPResponse(status: .badRequest)
         }
         let port = httpsPort == 443 ? "" : ":\(httpsPort)"
         var response = HTTPResponse(status: .permanentRedirect)
-        response.headerFields[.location] = "https://\(name)\(port)\(request.path ?? "/")"
+        response.headerFields[.location] = "https://\(name)\(port)\(path)"
         return response
     }
 }

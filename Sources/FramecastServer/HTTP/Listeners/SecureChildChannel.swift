@@ -43,7 +43,11 @@ struct SecureChildChannel: ServerChildChannel {
                 gracefulCloseTimeout: .seconds(1),
                 // Each stream has its own client timeout: a stream whose reader stopped (its
                 // flow-control window stays shut) is reset without touching the others.
-                streamConfiguration: .init(additionalChannelHandlers: [setup.writeTimeout(), HTTP2RequestGate(policy: policy)])))
+                streamConfiguration: .init(
+                    additionalChannelHandlers: [
+                        setup.writeTimeout(),
+                        HTTP2RequestGate(policy: policy, requestTimeout: .milliseconds(setup.requestTimeout.saturatingMilliseconds)),
+                    ])))
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -52,15 +56,13 @@ struct SecureChildChannel: ServerChildChannel {
             let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { result in
                 switch result {
                 case .negotiated("h2"):
-                    // Requests come as streams, each whole when it opens: an HTTP/2 connection
-                    // with no stream open is the connection manager's to close.
-                    return channel.pipeline.syncOperations.removeHandler(deadline.value)
-                        .flatMap { http2.setup(channel: channel, logger: logger) }
-                        .flatMapThrowing { value in
-                            // After the HTTP/2 handler: it reads the window events.
-                            try channel.pipeline.syncOperations.addHandler(HTTP2SendWindows())
-                            return .http2(value)
-                        }
+                    // The request deadline stays: it runs while the connection has no stream open
+                    // (see `HTTP2RequestGate`), so a silent connection is closed too.
+                    return http2.setup(channel: channel, logger: logger).flatMapThrowing { value in
+                        // After the HTTP/2 handler: it reads the client's settings.
+                        try channel.pipeline.syncOperations.addHandler(HTTP2SendWindows())
+                        return .http2(value)
+                    }
                 case .negotiated("http/1.1"), .fallback:
                     return http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
                         try setup.gateHTTP1(channel, deadline: deadline.value)

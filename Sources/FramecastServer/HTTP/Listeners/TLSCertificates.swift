@@ -106,6 +106,8 @@ public final class TLSCertificates: Sendable {
         }
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        // HTTP/2 needs TLS 1.2 or later (RFC 9113, 9.2), and nothing older is worth offering.
+        configuration.minimumTLSVersion = .tlsv12
         // HTTP/2 first: a browser that speaks it gets every camera over one connection.
         configuration.applicationProtocols = NIOHTTP2SupportedALPNProtocols
         let context: NIOSSLContext
