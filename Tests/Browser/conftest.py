@@ -9,15 +9,19 @@ deadline.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,24 +75,96 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = 
         time.sleep(interval)
 
 
-def get_json(url: str, timeout: float = 2.0):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+def holds(predicate, duration: float, interval: float = 0.1, message: str = "condition"):
+    """Polls predicate() for duration seconds; fails at once when it is not truthy. Returns its last value."""
+    deadline = time.monotonic() + duration
+    while True:
+        last = predicate()
+        if not last:
+            raise AssertionError(f"{message} stopped holding (last: {last!r})")
+        if time.monotonic() >= deadline:
+            return last
+        time.sleep(interval)
+
+
+def get_json(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = None):
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
         return json.load(response)
 
 
-class Framecast:
-    """One framecast process; start() can be called again after stop() (same port)."""
+@dataclass(frozen=True)
+class Certificate:
+    """A self-signed P-256 certificate for localhost and 127.0.0.1 (PEM files) and what trusts it."""
 
-    def __init__(self, streams: dict[str, str], log_path: Path, port: int | None = None, extra: list[str] | None = None):
+    cert: Path
+    key: Path
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        """Python's side: an SSL context that trusts this certificate alone."""
+        return ssl.create_default_context(cafile=str(self.cert))
+
+    @property
+    def spki_hash(self) -> str:
+        """Chromium's side: base64 SHA-256 of the public key, for --ignore-certificate-errors-spki-list."""
+        der = ssl.PEM_cert_to_DER_cert(self.cert.read_text())
+        public_key = subprocess.run(
+            ["openssl", "x509", "-inform", "DER", "-noout", "-pubkey"], input=der, capture_output=True, check=True).stdout
+        spki = subprocess.run(
+            ["openssl", "pkey", "-pubin", "-outform", "DER"], input=public_key, capture_output=True, check=True).stdout
+        return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+    @property
+    def chromium_arguments(self) -> list[str]:
+        """Chromium flags that accept this certificate (and no other bad one) for the test's servers."""
+        return [f"--ignore-certificate-errors-spki-list={self.spki_hash}"]
+
+
+def make_certificate(folder: Path, days: int = 2) -> Certificate:
+    if not shutil.which("openssl"):
+        pytest.fail("openssl is needed to make the test certificate: run scripts/install-deps.sh")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", str(days)],
+        check=True, capture_output=True)
+    return Certificate(cert, key)
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> Certificate:
+    """One test certificate for the whole run (Framecast's --tls-cert/--tls-key)."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+class Framecast:
+    """One framecast process; start() can be called again after stop() (same port).
+
+    With a Certificate (tls=) it serves HTTPS (HTTP/2 by ALPN, HTTP/1.1 otherwise) and its url is
+    https://localhost:PORT, the name the certificate is for; extra= are more command-line arguments.
+    """
+
+    def __init__(self, streams: dict[str, str], log_path: Path, port: int | None = None, extra: list[str] | None = None,
+                 tls: Certificate | None = None):
         self.streams = streams
         self.port = port or free_port()
         self.extra = extra or []
+        self.tls = tls
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://localhost:{self.port}" if self.tls else f"http://127.0.0.1:{self.port}"
+
+    def get_json(self, path: str, timeout: float = 2.0):
+        """GET url + path as JSON (over HTTPS trusting the test certificate)."""
+        return get_json(f"{self.url}{path}", timeout=timeout, context=self.tls.context if self.tls else None)
+
+    def clients(self) -> dict[str, int]:
+        """Each stream's client count, by name."""
+        return {s["name"]: s["clients"] for s in self.get_json("/api/streams")["streams"]}
 
     def start(self, timeout: float = 30.0) -> "Framecast":
         if not FRAMECAST_BIN.exists():
@@ -96,6 +172,8 @@ class Framecast:
         args = [str(FRAMECAST_BIN), "--host", "127.0.0.1", "--port", str(self.port), "--web-root", str(WEB_ROOT)]
         for name, description in self.streams.items():
             args += ["--stream", f"{name}={description}"]
+        if self.tls:
+            args += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
         args += self.extra
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -104,7 +182,7 @@ class Framecast:
         def ready():
             if self.process.poll() is not None:
                 raise RuntimeError(f"framecast exited with {self.process.returncode}:\n{self.log()}")
-            return get_json(f"{self.url}/api/streams", timeout=1.0)
+            return self.get_json("/api/streams", timeout=1.0)
 
         deadline = time.monotonic() + timeout
         while True:
@@ -169,15 +247,21 @@ def _chromedriver() -> str | None:
 
 @pytest.fixture
 def browser_factory():
-    """make(width, height, mobile=False) opens a headless Chromium; all are closed after the test."""
+    """make(width, height, mobile=False, arguments=(), network_log=False, page_load="normal") opens a
+    headless Chromium; all are closed after the test. arguments are more Chromium flags (e.g. a
+    Certificate's chromium_arguments); network_log keeps the DevTools network events for
+    network_events(); page_load="eager" lets commands run once the document is parsed, for pages
+    whose load event never comes (an <img> that waits for a connection forever)."""
     drivers = []
 
-    def make(width: int = 1280, height: int = 800, mobile: bool = False):
+    def make(width: int = 1280, height: int = 800, mobile: bool = False, arguments=(), network_log: bool = False,
+             page_load: str = "normal"):
         binary, driver_path = _chromium_binary(), _chromedriver()
         if not binary or not driver_path:
             pytest.fail("chromium and chromium-driver are needed: run scripts/install-deps.sh")
         options = webdriver.ChromeOptions()
         options.binary_location = binary
+        options.page_load_strategy = page_load
         for argument in (
             "--headless=new",
             "--no-sandbox",  # root in containers
@@ -192,9 +276,12 @@ def browser_factory():
             "--disable-renderer-backgrounding",
             "--disable-background-timer-throttling",
             "--disable-backgrounding-occluded-windows",
+            *arguments,
         ):
             options.add_argument(argument)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", **({"performance": "ALL"} if network_log else {})})
+        if network_log:
+            options.add_experimental_option("perfLoggingPrefs", {"enableNetwork": True, "enablePage": False})
         driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
         driver.set_script_timeout(30)
         # The window size includes the browser's own chrome: set the page's viewport exactly.
@@ -213,6 +300,17 @@ def browser_factory():
 
 def console_errors(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+
+
+def network_events(driver, method: str) -> list[dict]:
+    """The params of the DevTools network events (e.g. Network.responseReceived) logged since the
+    last call, of a browser made with network_log=True."""
+    events = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == method:
+            events.append(message["params"])
+    return events
 
 
 # ---- page probes (JavaScript run in the page) ---------------------------------------------
@@ -256,6 +354,14 @@ return print;
 
 def tiles(driver) -> list[dict]:
     return driver.execute_script(TILES_JS)
+
+
+def all_live(driver, count):
+    """The wall's tiles when there are count of them, all live with a decoded, lit picture; else False."""
+    shown = tiles(driver)
+    if len(shown) != count:
+        return False
+    return all(t["status"] == "live" and t["width"] > 0 and t["capturedAt"] > 0 and t["lit"] > 0 for t in shown) and shown
 
 
 def image_print(driver, selector: str):

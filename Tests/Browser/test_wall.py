@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ARTIFACTS, Framecast, console_errors, get_json, test_pattern, tiles, wait_until
+from conftest import ARTIFACTS, Framecast, all_live, console_errors, get_json, test_pattern, tiles, wait_until
 
 # Twelve different pictures (no noise patterns: they would bloat the screenshot).
 PATTERNS = ["smpte", "ball", "circular", "smpte100", "gamut", "bar",
@@ -17,13 +17,6 @@ def twelve(tmp_path_factory):
     server = Framecast(TWELVE, tmp_path_factory.mktemp("wall") / "framecast.log").start()
     yield server
     server.stop()
-
-
-def all_live(driver, count):
-    shown = tiles(driver)
-    if len(shown) != count:
-        return False
-    return all(t["status"] == "live" and t["width"] > 0 and t["capturedAt"] > 0 and t["lit"] > 0 for t in shown) and shown
 
 
 def test_twelve_streams_live_at_once(browser_factory, twelve):
