@@ -4,7 +4,8 @@ Framecast on loopback.
 Each test starts the built binary itself (FRAMECAST_BIN, default .build/debug/framecast in the
 repository) with the streams it needs, on a free port, serving the repository's Web/ folder
 (FRAMECAST_WEB_ROOT overrides), and stops it at the end. Every wait is a bounded poll with a
-deadline.
+deadline. For HTTPS, the session's `certificate` (openssl, self-signed for localhost and
+127.0.0.1) goes to Framecast(tls=) and, as its chromium_arguments, to browser_factory.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 A browser keeps at most 6 HTTP/1.1 connections per server (scheme, host and port), and a
 multipart stream holds its connection for as long as it plays: a page with 12
 <img src=".../stream/NAME"> shows 6 of them over HTTP/1.1 and the other 6 wait for a connection
-forever. Over HTTPS Chromium negotiates HTTP/2 (ALPN) and all 12 are streams of one connection.
+forever. Over HTTPS Chromium negotiates HTTP/2 (ALPN) and all 12 are streams of one connection;
+a Chromium that offers only HTTP/1.1 (--disable-http2) gets HTTP/1.1 from the same server, and 6.
+The wall (the page's WebSocket, wss) works over HTTPS too.
 
 The page is served from another origin (a small Python http.server), as a site embedding the
 cameras would be. Its <img> tags carry crossorigin="anonymous" and Framecast runs with
@@ -152,28 +154,45 @@ def test_twelve_images_over_http2_but_six_over_http1(browser_factory, certificat
     # Plain HTTP: HTTP/1.1, six connections, six live pictures; the other six wait.
     plain = framecast_factory(TWELVE, extra=["--allow-origin", pages.origin])
     driver.get(pages.image_page("http1.html", plain.url, TWELVE))
-    wait_until(lambda: len(painted(driver)) == HTTP1_CONNECTIONS_PER_SERVER, 20, message="6 painted images over HTTP/1.1")
+    check_six_of_twelve(driver, plain, hold=5)
     # The HTTPS page's streams ended with it.
     wait_until(lambda: secure.clients() == {name: 0 for name in TWELVE}, 5, message="the HTTP/2 streams released")
 
+
+def test_https_without_http2_is_http1_with_six(browser_factory, certificate, secure, pages):
+    """ALPN's fallback: a browser that offers only HTTP/1.1 gets it from the same HTTPS server, and
+    with it the limit of six connections."""
+    driver = browser_factory(1280, 800, arguments=[*certificate.chromium_arguments, "--disable-http2"],
+                             network_log=True, page_load="eager")
+    driver.get(pages.image_page("http1-tls.html", secure.url, TWELVE))
+    check_six_of_twelve(driver, secure, hold=2)
+
+
+def check_six_of_twelve(driver, server: Framecast, hold: float):
+    """The page of twelve <img> streams of server over HTTP/1.1: six paint, each on its own
+    connection, and keep changing; the other six stay empty for `hold` seconds (and longer)."""
+
     def six_and_six():
         shown = images(driver)
-        clients = plain.clients()
+        clients = server.clients()
         return (sum(image["width"] > 0 for image in shown) == 6 and sum(image["width"] == 0 for image in shown) == 6
                 and sorted(clients.values()) == [0] * 6 + [1] * 6 and shown)
 
-    # Five seconds on, still six: the others have no connection to come on.
-    shown = holds(six_and_six, 5, message="6 of 12 images painted, 6 streams with a client")
+    wait_until(six_and_six, 20, message="6 of 12 images painted over HTTP/1.1, 6 streams with a client")
+    # Some seconds on, still six: the others have no connection to come on.
+    shown = holds(six_and_six, hold, message="6 of 12 images painted, 6 streams with a client")
     live = [image for image in shown if image["width"] > 0]
-    assert all(image["print"] > 0 for image in live), live
+    assert all((image["width"], image["height"]) == (160, 120) and image["print"] > 0 for image in live), live
     wait_all_changed(driver, live)
 
     responses = stream_responses(driver)
     assert len(responses) == 6, f"6 stream responses, the other requests still queued: {list(responses)}"
     assert {r["protocol"] for r in responses.values()} == {"http/1.1"}, [r["protocol"] for r in responses.values()]
+    assert {r["status"] for r in responses.values()} == {200}
     assert len({r["connectionId"] for r in responses.values()}) == 6, "one connection per stream"
     waiting = {image["src"] for image in shown if image["width"] == 0}
     assert not waiting & set(responses), "a waiting image has a response"
+    assert console_errors(driver) == []
 
 
 def test_wall_over_https(browser_factory, certificate, secure):
