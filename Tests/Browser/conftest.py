@@ -183,7 +183,8 @@ class Framecast:
         def ready():
             if self.process.poll() is not None:
                 raise RuntimeError(f"framecast exited with {self.process.returncode}:\n{self.log()}")
-            return self.get_json("/api/streams", timeout=1.0)
+            # /healthz answers without credentials, so servers with --auth are seen ready too.
+            return self.get_json("/healthz", timeout=1.0)
 
         deadline = time.monotonic() + timeout
         while True:

@@ -44,3 +44,36 @@ def test_without_a_key_there_is_no_link_control(browser_factory, framecast_facto
     driver.get(f"{server.url}/")
     wait_until(lambda: len(tiles(driver)) == 2, 20, message="two tiles")
     assert driver.execute_script("return [...document.querySelectorAll('.embed-link')].every(box => box.hidden)")
+
+
+def test_a_signed_link_paints_on_another_sites_page_without_a_prompt(browser_factory, framecast_factory, tmp_path):
+    """A wiki or dashboard on another origin embeds <img src="...?token=...">: with --auth on, the
+    signed stream paints, and the same stream without a token (which would need a password) stays
+    blank: no prompt, no credentials in the page."""
+    import subprocess
+
+    from conftest import FRAMECAST_BIN
+    from test_https import PageServer
+
+    key = tmp_path / "link.key"
+    server = framecast_factory(STREAMS, extra=["--auth", "viewer:secret", "--link-key-file", str(key)])
+    made = subprocess.run([str(FRAMECAST_BIN), "link", "cam", "--link-key-file", str(key), "--ttl", "1h"],
+                          capture_output=True, text=True, timeout=20, check=True)
+    path = made.stdout.strip()
+    assert path.startswith("/stream/cam?token=v1."), made
+    pages_folder = tmp_path / "pages"
+    pages_folder.mkdir()
+    pages = PageServer(pages_folder)
+    try:
+        (pages_folder / "wiki.html").write_text(f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Printer</title><link rel="icon" href="data:,"></head>
+<body><img id="signed" src="{server.url}{path}"><img id="plain" src="{server.url}/stream/yard"></body></html>
+""")
+        driver = browser_factory(page_load="eager")
+        driver.get(f"{pages.origin}/wiki.html")
+        width = lambda name: driver.execute_script(f"return document.getElementById('{name}').naturalWidth")  # noqa: E731
+        wait_until(lambda: width("signed") > 0, 20, message="the signed stream painted on the other site's page")
+        assert width("plain") == 0, "a stream without a token paints nothing for a server with --auth"
+        assert driver.current_url == f"{pages.origin}/wiki.html"
+    finally:
+        pages.stop()
