@@ -30,6 +30,11 @@ packages=(
   # systemd-socket-activate (from systemd) starts framecast with a socket it bound.
   nginx
   systemd
+  # The benchmark (bench/): its load client speaks TLS (OpenSSL) and HTTP/2 (libnghttp2); openssl
+  # makes the self-signed test certificate; nginx (above) terminates TLS in front of Framecast.
+  openssl
+  libssl-dev
+  libnghttp2-dev
   # Browser tests (Tests/Browser/run.sh): headless Chromium driven by Selenium through chromium-driver.
   chromium
   chromium-driver
