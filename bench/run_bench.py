@@ -9,11 +9,22 @@ over the load client's measurement window and its peak RSS (VmHWM, and sampled V
     make -C bench                    # full matrix: 1, 50, 200, 400, 800 clients at 720p30, 200 at 1080p30
     BENCH_QUICK=1 make -C bench      # smoke test: 1, 50, 200 clients at 720p30, 5 s windows
     BENCH_ONLY=renditions make -C bench   # only the rendition cells (about 7 minutes)
+    BENCH_ONLY=tls,h2 make -C bench       # only the TLS and HTTP/2 cells (about 6 minutes)
 
 Last come the rendition cells (Framecast alone, each window on a
 fresh server with its own streams): what a rendition costs against its live 1080p30 source, server
 CPU from 1 to 200 viewers of one rendition, and the bytes a 12-camera wall receives over /ws at
 full size and at tile width (bench/wallclient.py).
+
+Then the TLS and HTTP/2 cells (parts tls and h2): Framecast serving HTTPS itself against Debian's
+nginx terminating TLS in front of plain-HTTP Framecast, 50 and 200 HTTP/1.1-over-TLS viewers at
+720p30 (CPU per GB of Framecast against nginx + Framecast together and nginx alone); and 200
+HTTP/2 connections of 4 streams each against the same 800 streams as HTTP/1.1-over-TLS
+connections. bin/loadclient speaks TLS (OpenSSL) and HTTP/2 (libnghttp2); a self-signed P-256
+certificate is made for each run. BENCH_TLS_CLIENTS (default 50,200), BENCH_H2_CONNECTIONS
+(200), BENCH_H2_STREAMS (4), BENCH_TLS_REPEATS (windows of each contender per cell, default 3),
+BENCH_TLS_WINDOW (seconds, default the matrix's), BENCH_NGINX_PROXY_BUFFER (default 64k),
+BENCH_H2_CONTENDERS (default framecast-h2,framecast-tls; nginx-h2 and nginx-tls can be added).
 
 Environment: FRAMECAST (the binary; FRAMECAST_COMMIT names its commit when it was built outside
 this checkout), FRAMECAST_BEFORE (the pre-change binary, contender
@@ -21,7 +32,7 @@ framecast-before; default: bench/build-before.sh's build of BEFORE_REF, default 
 missing), BENCH_QUICK=1, BENCH_CONTENDERS=framecast,floor,...,
 BENCH_CLIENTS=1,50 (720p cells), BENCH_SLOW_SECONDS, BENCH_SKIP_SLOW=1, BENCH_AB_REPEATS (extra
 before/after windows, default 4), BENCH_PORT (first port),
-BENCH_ONLY=part,... (parts: matrix, before, readers, syscalls, slow, renditions; default all),
+BENCH_ONLY=part,... (parts: matrix, before, readers, syscalls, slow, renditions, tls, h2; default all),
 BENCH_RENDITION_REPEATS (windows of each rendition kind, default 3), BENCH_WALL_FPS (default 10),
 BENCH_REPORT (where the Markdown goes; the full run writes bench/BENCHMARKS.md, a quick run
 bench/results/BENCHMARKS-quick.md, a BENCH_ONLY run bench/results/BENCHMARKS-PARTS.md; a BENCH_ONLY
@@ -157,8 +168,9 @@ RENDITION_REPEATS = int(os.environ.get("BENCH_RENDITION_REPEATS", "1" if QUICK e
 RENDITION_WARMUP = 3.0  # a rendition starts on its first request: its encoder and first frames
 RENDITION_WINDOW = 5.0 if QUICK else 6.0
 
-# The parts of a run (BENCH_ONLY=renditions,slow,... runs only those; default: every part).
-PARTS = ["matrix", "before", "readers", "syscalls", "slow", "renditions"]
+# The parts of a run (BENCH_ONLY=renditions,slow,... runs only those; default: every part); tls and
+# h2 are the TLS issue's cells (BENCH_ONLY=tls,h2 runs both, about 6 minutes).
+PARTS = ["matrix", "before", "readers", "syscalls", "slow", "renditions", "tls", "h2"]
 ONLY = [p for p in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if p]
 if unknown_parts := [p for p in ONLY if p not in PARTS]:
     sys.exit(f"BENCH_ONLY: unknown part(s) {', '.join(unknown_parts)} (parts: {', '.join(PARTS)})")
@@ -968,6 +980,219 @@ def measure_renditions(frames1080: Path, commit: str) -> dict:
     return out
 
 
+# ---------------------------------------------------------------- TLS and HTTP/2
+
+# The TLS issue's cells. (1) TLS: Framecast serving HTTPS itself (`--tls-cert`/`--tls-key`) against
+# Debian's nginx terminating TLS in front of plain-HTTP Framecast (proxy_pass, `proxy_buffering off`,
+# HTTP/1.1 upstream keepalive), 50 and 200 HTTP/1.1-over-TLS viewers of the 720p30 frames; CPU per
+# GB of Framecast alone against nginx + its upstream Framecast, and against nginx alone. (2) HTTP/2:
+# 200 connections with 4 streams each (ALPN h2) to Framecast, against the same 800 streams as 800
+# HTTP/1.1-over-TLS connections. Every window on freshly started servers, contenders alternating.
+TLS_CLIENTS = [int(n) for n in os.environ.get("BENCH_TLS_CLIENTS", "50,200").split(",") if n]
+TLS_CONTENDERS = ["framecast-tls", "nginx-tls"]
+H2_CONNECTIONS = int(os.environ.get("BENCH_H2_CONNECTIONS", "200"))
+H2_STREAMS = int(os.environ.get("BENCH_H2_STREAMS", "4"))
+# nginx-h2 (nginx terminating TLS with HTTP/2 in front of plain Framecast) can be added to check
+# the HTTP/2 client against another server: BENCH_H2_CONTENDERS=framecast-h2,framecast-tls,nginx-h2
+H2_CONTENDERS = [c for c in os.environ.get("BENCH_H2_CONTENDERS", "framecast-h2,framecast-tls").split(",") if c]
+TLS_REPEATS = int(os.environ.get("BENCH_TLS_REPEATS", "1" if QUICK else "3"))
+TLS_WINDOW = float(os.environ.get("BENCH_TLS_WINDOW", str(WINDOW)))
+# The load client offers one TLS 1.3 suite, so every server negotiates the same cipher.
+TLS_CIPHERSUITE = "TLS_AES_128_GCM_SHA256"
+# nginx's read buffer from the upstream (with proxy_buffering off each read is sent on at once, so
+# its size is the TLS write size): nginx's default is one page (4 KB), which costs it a TLS record
+# and a write per 4 KB; 64 KB is what a tuned proxy for large responses would use.
+NGINX_PROXY_BUFFER = os.environ.get("BENCH_NGINX_PROXY_BUFFER", "64k")
+TLS_MAX_RATIO = 1.0  # Framecast's CPU per GB at most nginx + Framecast's (stretch: at most nginx alone's)
+
+
+def tls_files() -> tuple[Path, Path]:
+    """A self-signed P-256 certificate for localhost (made once per run)."""
+    d = RESULTS / "tls"
+    d.mkdir(parents=True, exist_ok=True)
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-keyout", str(key), "-out", str(cert), "-nodes", "-subj", "/CN=localhost", "-days", "2"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def framecast_has_tls(fc: Path | None) -> bool:
+    if not fc:
+        return False
+    r = subprocess.run([str(fc), "--help"], capture_output=True, text=True)
+    return "--tls-cert" in (r.stdout + r.stderr)
+
+
+def nginx_version() -> str | None:
+    exe = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if not exe:
+        return None
+    r = subprocess.run([exe, "-v"], capture_output=True, text=True)
+    m = re.search(r"nginx/(\S+)", r.stderr + r.stdout)
+    return m.group(1) if m else None
+
+
+def nginx_command(port: int, upstream_port: int, cert: Path, key: Path, tag: str, h2: bool) -> list[str]:
+    """nginx in the foreground terminating TLS on `port` in front of http://127.0.0.1:upstream_port."""
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    prefix = RESULTS / f"nginx-{tag}"
+    prefix.mkdir(parents=True, exist_ok=True)
+    version = tuple(int(x) for x in re.findall(r"\d+", nginx_version() or "0")[:3])
+    # `http2 on;` arrived in nginx 1.25.1; before it, the listen parameter
+    listen = f"listen 127.0.0.1:{port} ssl{' http2' if h2 and version < (1, 25, 1) else ''};"
+    http2 = "http2 on;" if h2 and version >= (1, 25, 1) else ""
+    conf = f"""daemon off;
+master_process on;
+worker_processes auto;
+worker_rlimit_nofile 65536;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    upstream framecast {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 64;
+    }}
+    server {{
+        {listen}
+        {http2}
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {{
+            proxy_pass http://framecast;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_buffering off;
+            proxy_buffer_size {NGINX_PROXY_BUFFER};
+            proxy_buffers 4 {NGINX_PROXY_BUFFER};
+            proxy_busy_buffers_size {NGINX_PROXY_BUFFER};
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+        }}
+    }}
+}}
+"""
+    (prefix / "nginx.conf").write_text(conf)
+    return [exe, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")]
+
+
+def tls_setup(contender: str, frames: Path, cert: Path, key: Path, tag: str) -> tuple[dict[str, Server], str]:
+    """Starts a contender's processes: {role: Server} (roles: framecast, nginx) and the URL."""
+    servers: dict[str, Server] = {}
+    try:
+        if contender in ("framecast-tls", "framecast-h2"):
+            def command(port):
+                return server_command("framecast", frames, port, None) + ["--tls-cert", str(cert), "--tls-key", str(key)]
+            servers["framecast"] = Server(contender, frames, None, tag, command=command)
+            return servers, f"https://127.0.0.1:{servers['framecast'].port}/stream"
+        if contender in ("nginx-tls", "nginx-h2"):
+            servers["framecast"] = Server("framecast", frames, None, f"{tag}-upstream")
+            upstream = servers["framecast"].port
+            servers["nginx"] = Server(contender, frames, None, tag,
+                                      command=lambda port: nginx_command(port, upstream, cert, key, tag, contender == "nginx-h2"))
+            return servers, f"https://127.0.0.1:{servers['nginx'].port}/stream"
+    except Exception:
+        for s in servers.values():
+            s.close()
+        raise
+    raise ValueError(contender)
+
+
+def tls_window(cell: str, contender: str, connections: int, streams: int, frames: Path, cert: Path, key: Path, repeat: int) -> dict:
+    """One window of `connections` HTTPS viewers (HTTP/2: each connection `streams` streams) on
+    freshly started servers; CPU per role (framecast, nginx) and together."""
+    quiet = wait_quiet()
+    tag = f"{cell}-{connections}x{streams}-{repeat}"
+    servers, url = tls_setup(contender, frames, cert, key, tag)
+    marks: dict = {}
+
+    def on_window(edge):
+        marks[edge] = (time.time(), {role: tree_cpu_seconds(s.proc.pid) for role, s in servers.items()}, machine_busy())
+
+    args = ["--ciphersuites", TLS_CIPHERSUITE] + (["--h2", "--streams", str(streams)] if contender.endswith("-h2") else [])
+    try:
+        load = run_load(url, connections, WARMUP, TLS_WINDOW, on_window=on_window, client_args=args)
+        alive = all(s.proc.poll() is None for s in servers.values())
+        rss = {role: max(s.hwm() or 0, s.rss_max) for role, s in servers.items()}
+    finally:
+        for s in servers.values():
+            s.close()
+    if "start" not in marks or "end" not in marks:
+        raise RuntimeError("no measurement window")
+    (t0, c0, (b0, a0)), (t1, c1, (b1, a1)) = marks["start"], marks["end"]
+    wall = t1 - t0
+    cpu = {role: c1[role] - c0[role] for role in c0}
+    total = sum(cpu.values())
+    gb = load["MBps"] * load["window_s"] / 1000
+    busy = 100 * (b1 - b0) / max(1, a1 - a0)
+    client_s = load["client_cpu_pct"] / 100 * wall
+    return {
+        "cell": cell, "contender": contender, "connections": connections, "streams": streams, "viewers": load["clients"],
+        "repeat": repeat, "server_alive": alive, "wall_s": wall, "gb": gb, "busy_before_pct": quiet,
+        "cpu_s": cpu, "cpu_pct": {role: 100 * v / wall for role, v in cpu.items()}, "server_cpu_pct": 100 * total / wall,
+        "core_s_per_gb": total / gb if gb > 0 else None,
+        "core_s_per_gb_by": {role: v / gb if gb > 0 else None for role, v in cpu.items()},
+        "client_core_s_per_gb": client_s / gb if gb > 0 else None,
+        "machine_busy_pct": busy, "other_cpu_pct": busy * (os.cpu_count() or 1) - 100 * total / wall - load["client_cpu_pct"],
+        "peak_rss_mb": rss, "load": load,
+        "all_clients_30fps": load["fps_min"] >= ALL_CLIENTS_FPS and load["zero_frame_clients"] == 0 and alive,
+    }
+
+
+def measure_tls(frames720: Path, commit: str, contenders_tls: list[str], contenders_h2: list[str], parts: list[str]) -> dict:
+    """The TLS cell (50 and 200 viewers, framecast-tls against nginx-tls) and the HTTP/2 cell
+    (framecast-h2 against framecast-tls with the same streams), each window on fresh servers, the
+    order alternating from window to window."""
+    cert, key = tls_files()
+    out = {"commit": commit, "repeats": TLS_REPEATS, "warmup": WARMUP, "window": TLS_WINDOW, "spread": SPREAD,
+           "clients": TLS_CLIENTS, "h2_connections": H2_CONNECTIONS, "h2_streams": H2_STREAMS, "ciphersuite": TLS_CIPHERSUITE,
+           "nginx_version": nginx_version(), "nginx_proxy_buffer": NGINX_PROXY_BUFFER,
+           "openssl": subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip(),
+           "contenders_tls": contenders_tls, "contenders_h2": contenders_h2, "windows": [], "errors": []}
+
+    def attempt(cell, name, connections, streams, repeat):
+        what = (f"[{cell}] {name}: {connections} connections" + (f" x {streams} streams" if streams > 1 else "")
+                + f" (window {repeat + 1})")
+        log(what + " ...")
+        try:
+            w = tls_window(cell, name, connections, streams, frames720, cert, key, repeat)
+        except Exception as e:  # noqa: BLE001
+            out["errors"].append(f"{what}: {e}")
+            log(f"    failed: {e}")
+            return
+        L = w["load"]
+        log(f"    fps {L['fps_min']:.1f}/{L['fps_median']:.1f}  {L['MBps']:.1f} MB/s  cpu "
+            + ", ".join(f"{r} {v:.0f}%" for r, v in w["cpu_pct"].items())
+            + f"  core-s/GB {fmt(w['core_s_per_gb'], 3)}  client cpu {L['client_cpu_pct']:.0f}%  other {w['other_cpu_pct']:.0f}%"
+            + f"  {L.get('tls_version')} {L.get('tls_cipher')} alpn {L.get('alpn')}")
+        out["windows"].append(w)
+
+    n = 0
+    for repeat in range(TLS_REPEATS):
+        if "tls" in parts:
+            for clients in TLS_CLIENTS:
+                order = contenders_tls if n % 2 == 0 else list(reversed(contenders_tls))
+                n += 1
+                for name in order:
+                    attempt("tls", name, clients, 1, repeat)
+        if "h2" in parts:
+            order = contenders_h2 if n % 2 == 0 else list(reversed(contenders_h2))
+            n += 1
+            for name in order:
+                h2 = name.endswith("-h2")
+                attempt("h2", name, H2_CONNECTIONS if h2 else H2_CONNECTIONS * H2_STREAMS, H2_STREAMS if h2 else 1, repeat)
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 def fmt(v, digits=1, unit=""):
@@ -1501,6 +1726,177 @@ def renditions_section(run, separate=False) -> list[str]:
     return out
 
 
+def tls_section(run, separate=False) -> list[str]:
+    """The TLS issue's cells: Framecast over HTTPS against nginx terminating TLS in front of it, and
+    HTTP/2 (several streams per connection) against the same streams over HTTP/1.1 with TLS.
+    `separate`: the section goes into another run's report (BENCH_ONLY=tls,h2)."""
+    T = run.get("tls")
+    if not T:
+        return []
+    ws = [w for w in T.get("windows", []) if "load" in w]
+
+    def med(vals):
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
+
+    def listed(vals, digits=3):
+        return ", ".join(fmt(v, digits) for v in vals)
+
+    def verdict(ok):
+        return "not measured" if ok is None else ("**pass**" if ok else "**FAIL**")
+
+    def group(cell, name, connections):
+        return [w for w in ws if w["cell"] == cell and w["contender"] == name and w["connections"] == connections]
+
+    out = ["## TLS and HTTP/2", ""]
+    same = T.get("run_id") == run.get("run_id") and not separate
+    out.append(f"In this run ({T.get('date')}, Framecast commit `{T.get('commit')}`)." if same else
+               f"Run `{T.get('run_id')}` (`BENCH_ONLY={','.join(T.get('parts', []))}`, separate from the tables above), "
+               f"{T.get('date')}, Framecast commit `{T.get('commit')}`.")
+    ciphers = sorted({f"{w['load'].get('tls_version')} {w['load'].get('tls_cipher')}" for w in ws})
+    alpns = sorted({w["load"].get("alpn") or "none" for w in ws})
+    st = run["frames"].get("720p")
+    out[-1] += (f" The 720p frames ({st['frames']} JPEGs, mean {st['mean_bytes'] / 1000:.0f} kB, {st['stream_MBps']:.2f} MB/s per "
+                f"viewer) played at {FPS} fps as in the matrix; bin/loadclient over TLS (OpenSSL, certificate not verified: a "
+                f"self-signed P-256 certificate for localhost made by `openssl req -x509` at the start of the run), offering "
+                f"only `{T['ciphersuite']}` so that every server negotiates the same cipher (negotiated: "
+                f"{', '.join(f'`{c}`' for c in ciphers) or 'n/a'}; ALPN {', '.join(f'`{a}`' for a in alpns)}). Each window on "
+                f"freshly started servers, connects spread over {T.get('spread', SPREAD):.0f} s, a {T['warmup']:.0f} s warm-up, a "
+                f"{T['window']:.0f} s window; {T['repeats']} windows of each contender per cell, the order alternating from cell "
+                "to cell and window to window; medians, with the windows' values in brackets, and the ratios are of medians. "
+                "*core-s/GB* = user+sys core-seconds of the server's processes (/proc/PID/stat, every process of each tree) "
+                "per GB the viewers received (decrypted bytes).")
+    out.append("")
+    out.append("Contenders:")
+    out.append("")
+    out.append("- **framecast-tls**: Framecast with `--tls-cert cert.pem --tls-key key.pem` (HTTPS on `--port`; ALPN "
+               "`http/1.1` for these viewers), otherwise the matrix's flags.")
+    out.append(f"- **nginx-tls**: Debian's nginx {T.get('nginx_version') or '?'} ({T.get('openssl') or 'OpenSSL'}) terminating TLS "
+               "(`ssl_protocols TLSv1.2 TLSv1.3`, `worker_processes auto`: 2 workers) in front of plain-HTTP Framecast "
+               "(the matrix's command): `proxy_pass` to an `upstream` with `keepalive 64`, `proxy_http_version 1.1`, "
+               f"`proxy_set_header Connection \"\"`, `proxy_buffering off`, `proxy_buffer_size {T.get('nginx_proxy_buffer')}` "
+               "(with buffering off each read from the upstream is written to the viewer at once; nginx's default of one "
+               "4 KB page makes a TLS record and a write of every 4 KB). Its CPU is nginx's processes plus the upstream "
+               "Framecast's (*together*), and nginx's alone.")
+    out.append(f"- **framecast-h2**: framecast-tls with {T['h2_connections']} connections negotiating `h2` by ALPN, each "
+               f"holding {T['h2_streams']} concurrent `GET /stream` streams (libnghttp2 in the client: SETTINGS with a "
+               "16 MiB initial window, the connection window raised to 16 MiB, WINDOW_UPDATE as data is consumed, SETTINGS "
+               "acknowledged); each stream is a viewer.")
+    out.append("")
+    verdicts = []
+
+    # (1) the TLS cell
+    tls_clients = sorted({w["connections"] for w in ws if w["cell"] == "tls"})
+    if tls_clients:
+        out.append("### Framecast over HTTPS against nginx terminating TLS")
+        out.append("")
+        out.append("*fps* = per viewer over the window: the lowest viewer in any window / the median of the windows' medians; "
+                   "*every viewer 30 fps* = in every window the lowest viewer got ≥ 29 fps and none got nothing; *CPU %* = the "
+                   "server's processes (% of one core); *client* = the load client's core-s/GB.")
+        out.append("")
+        out.append("| clients | contender | windows | every viewer 30 fps | fps min / med | MB/s | latency p99 ms | CPU % | "
+                   "core-s/GB together (windows) | nginx alone | its framecast | client | RSS MB |")
+        out.append("|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        ratios = []
+        for n in tls_clients:
+            meds = {}
+            for name in T.get("contenders_tls", TLS_CONTENDERS):
+                g = group("tls", name, n)
+                if not g:
+                    out.append(f"| {n} | {name} | 0 | did not run | | | | | | | | | |")
+                    continue
+                every = all(w["all_clients_30fps"] for w in g)
+                tot = med([w["core_s_per_gb"] for w in g])
+                ngx = med([w["core_s_per_gb_by"].get("nginx") for w in g])
+                fc = med([w["core_s_per_gb_by"].get("framecast") for w in g])
+                meds[name] = (tot, ngx, every)
+                rss = med([sum(w["peak_rss_mb"].values()) for w in g])
+                out.append(f"| {n} | {name} | {len(g)} | {'yes' if every else '**no**'} | "
+                           f"{fmt(min(w['load']['fps_min'] for w in g))} / {fmt(med([w['load']['fps_median'] for w in g]))} | "
+                           f"{fmt(med([w['load']['MBps'] for w in g]))} | {fmt(med([w['load']['latency_ms_p99'] for w in g]))} | "
+                           f"{fmt(med([w['server_cpu_pct'] for w in g]))} | {fmt(tot, 3)} ({listed([w['core_s_per_gb'] for w in g])}) | "
+                           f"{fmt(ngx, 3) if ngx is not None else 'n/a'} | {fmt(fc, 3) if name != 'framecast-tls' else 'n/a'} | "
+                           f"{fmt(med([w['client_core_s_per_gb'] for w in g]), 3)} | {fmt(rss, 0)} |")
+            fc_t = meds.get("framecast-tls", (None, None, None))
+            ng = meds.get("nginx-tls", (None, None, None))
+            ratios.append((n, fc_t, ng))
+        out.append("")
+        out.append(f"Targets: Framecast's CPU per GB at most nginx + Framecast's together (≤ {TLS_MAX_RATIO:.1f}); stretch: at "
+                   "most nginx's alone; every viewer at 30 fps.")
+        out.append("")
+        out.append("| clients | framecast-tls core-s/GB | nginx + framecast | nginx alone | framecast-tls / (nginx + framecast) | ≤ 1.0 | "
+                   "framecast-tls / nginx alone | ≤ 1.0 (stretch) |")
+        out.append("|---:|---:|---:|---:|---:|---|---:|---|")
+        target_ok, stretch_ok, fps_ok, detail_t, detail_s = [], [], [], [], []
+        for n, (fc_tot, _, fc_every), (ng_tot, ng_alone, _) in ratios:
+            r1 = fc_tot / ng_tot if fc_tot and ng_tot else None
+            r2 = fc_tot / ng_alone if fc_tot and ng_alone else None
+            out.append(f"| {n} | {fmt(fc_tot, 3)} | {fmt(ng_tot, 3)} | {fmt(ng_alone, 3)} | {fmt(r1, 2)} | "
+                       f"{'n/a' if r1 is None else ('yes' if r1 <= TLS_MAX_RATIO else '**no**')} | {fmt(r2, 2)} | "
+                       f"{'n/a' if r2 is None else ('yes' if r2 <= TLS_MAX_RATIO else '**no**')} |")
+            target_ok.append(None if r1 is None else r1 <= TLS_MAX_RATIO)
+            stretch_ok.append(None if r2 is None else r2 <= TLS_MAX_RATIO)
+            fps_ok.append(fc_every)
+            detail_t.append(f"{n}: {fmt(r1, 2)}")
+            detail_s.append(f"{n}: {fmt(r2, 2)}")
+        out.append("")
+
+        def all_of(vals):
+            return None if any(v is None for v in vals) or not vals else all(vals)
+        verdicts.append(f"- TLS: Framecast's CPU per GB at most nginx + Framecast's ({', '.join(detail_t)} clients: "
+                        f"framecast-tls / together): {verdict(all_of(target_ok))}.")
+        verdicts.append(f"- TLS, stretch: at most nginx's alone ({', '.join(detail_s)}): {verdict(all_of(stretch_ok))}.")
+        verdicts.append(f"- TLS: every Framecast viewer at 30 fps in every window at {', '.join(str(n) for n in tls_clients)} "
+                        f"clients: {verdict(all_of(fps_ok))}.")
+
+    # (2) the HTTP/2 cell
+    h2ws = [w for w in ws if w["cell"] == "h2"]
+    if h2ws:
+        out.append(f"### HTTP/2: {T['h2_connections']} connections × {T['h2_streams']} streams against "
+                   f"{T['h2_connections'] * T['h2_streams']} HTTP/1.1 connections")
+        out.append("")
+        out.append("*fps* per stream (each HTTP/2 stream or HTTP/1.1 connection is a viewer); *h2 frames sent* = the client's "
+                   "WINDOW_UPDATE / SETTINGS-acknowledgement frames, all connections from connect to the window's end "
+                   "(median of the windows).")
+        out.append("")
+        out.append("| contender | protocol | connections × streams | windows | every stream 30 fps | fps min / med | MB/s | "
+                   "latency p99 ms | CPU % | core-s/GB (windows) | client core-s/GB | h2 frames sent | RSS MB |")
+        out.append("|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---|---:|")
+        meds = {}
+        for name in T.get("contenders_h2", H2_CONTENDERS):
+            g = [w for w in h2ws if w["contender"] == name]
+            if not g:
+                out.append(f"| {name} | | | 0 | did not run | | | | | | | | |")
+                continue
+            every = all(w["all_clients_30fps"] for w in g)
+            tot = med([w["core_s_per_gb"] for w in g])
+            meds[name] = (tot, every)
+            L0 = g[0]["load"]
+            frames_sent = (f"{fmt(med([w['load'].get('h2_window_updates_sent') for w in g]), 0)} / "
+                           f"{fmt(med([w['load'].get('h2_settings_acks_sent') for w in g]), 0)}") if L0.get("protocol") == "h2" else "n/a"
+            out.append(f"| {name} | {L0.get('alpn') or L0.get('protocol')} | {g[0]['connections']} × {g[0]['streams']} | {len(g)} | "
+                       f"{'yes' if every else '**no**'} | {fmt(min(w['load']['fps_min'] for w in g))} / "
+                       f"{fmt(med([w['load']['fps_median'] for w in g]))} | {fmt(med([w['load']['MBps'] for w in g]))} | "
+                       f"{fmt(med([w['load']['latency_ms_p99'] for w in g]))} | {fmt(med([w['server_cpu_pct'] for w in g]))} | "
+                       f"{fmt(tot, 3)} ({listed([w['core_s_per_gb'] for w in g])}) | "
+                       f"{fmt(med([w['client_core_s_per_gb'] for w in g]), 3)} | {frames_sent} | "
+                       f"{fmt(med([sum(w['peak_rss_mb'].values()) for w in g]), 0)} |")
+        out.append("")
+        h2, h1 = meds.get("framecast-h2", (None, None)), meds.get("framecast-tls", (None, None))
+        ratio = h2[0] / h1[0] if h2[0] and h1[0] else None
+        verdicts.append(f"- HTTP/2: {T['h2_connections'] * T['h2_streams']} streams on {T['h2_connections']} connections cost "
+                        f"{fmt(h2[0], 3)} core-s/GB against {fmt(h1[0], 3)} as HTTP/1.1-over-TLS connections "
+                        f"(HTTP/2 / HTTP/1.1: {fmt(ratio, 2)}); every stream at 30 fps in every window: HTTP/2 "
+                        f"{verdict(h2[1])}, HTTP/1.1 {verdict(h1[1])}.")
+    for e in T.get("errors", []):
+        verdicts.append(f"- Failed window: {e}")
+    for n in T.get("notes", []):
+        verdicts.append(f"- {n}")
+    out.extend(verdicts)
+    out.append("")
+    return out
+
+
 def slow_section(run) -> list[str]:
     lines = []
     add = lines.append
@@ -1549,7 +1945,10 @@ def reproduce_section(run) -> list[str]:
     add("BENCH_ONLY=renditions make -C bench   # the rendition cells alone (about 7 minutes): writes")
     add("                             #   bench/results/BENCHMARKS-renditions.md and replaces the Renditions")
     add("                             #   section of bench/BENCHMARKS.md (parts: matrix, before, readers,")
-    add("                             #   syscalls, slow, renditions)")
+    add("                             #   syscalls, slow, renditions, tls, h2)")
+    add("BENCH_ONLY=tls,h2 make -C bench   # the TLS and HTTP/2 cells alone (about 6 minutes): Framecast over")
+    add("                             #   HTTPS against nginx terminating TLS, HTTP/2 against HTTP/1.1-over-TLS;")
+    add("                             #   replaces the TLS and HTTP/2 section of bench/BENCHMARKS.md")
     add("```")
     add("")
     add(f"Raw results of this run: `bench/results/{run['run_id']}.json` (git-ignored).")
@@ -1594,7 +1993,7 @@ def write_report(run, path: Path, png: Path):
            "started server." if cells else "."))
     add("")
     add(f"- Machine: {m['nproc']} cores, {m['cpu']}, {m['memory']} RAM, {m['os']}, kernel {m['kernel']}; {m['gstreamer'].splitlines()[0] if m['gstreamer'] else ''}.")
-    if cells or any(run.get(k) for k in ("ab", "readers", "syscalls", "slow")):
+    if cells or any(run.get(k) for k in ("ab", "readers", "syscalls", "slow", "tls")):
         add(f"- Load: bin/loadclient (C, epoll, one thread) on the same machine over 127.0.0.1, connects spread over {run.get('spread', SPREAD):.0f} s, "
             f"{run['warmup']:.0f} s warm-up, {run['window']:.0f} s measurement window. The load client shares the {m['nproc']} cores "
             "with the server: its own CPU and the rest of the machine's busy time are in the table, so a saturated machine is "
@@ -1609,6 +2008,7 @@ def write_report(run, path: Path, png: Path):
         lines.extend(before_section(run) if run.get("ab") else [])
         lines.extend(readers_section(run))
         lines.extend(renditions_section(run))
+        lines.extend(tls_section(run))
         lines.extend(slow_section(run))
         lines.extend(reproduce_section(run))
         path.write_text("\n".join(lines) + "\n")
@@ -1666,6 +2066,7 @@ def write_report(run, path: Path, png: Path):
     lines.extend(before_section(run))
     lines.extend(readers_section(run))
     lines.extend(renditions_section(run))
+    lines.extend(tls_section(run))
     lines.extend(slow_section(run))
     lines.extend(reproduce_section(run))
     # A hand-written section (analysis of this run) survives regeneration: everything after the marker.
@@ -1708,7 +2109,7 @@ def main():
 
     cells = CELLS if wants("matrix") else []
     resolutions = sorted({res for res, _ in cells}, key=lambda r: RESOLUTIONS[r][0])
-    if "720p" not in resolutions and (wants("readers") or wants("syscalls") or wants("slow")):
+    if "720p" not in resolutions and (wants("readers") or wants("syscalls") or wants("slow") or wants("tls") or wants("h2")):
         resolutions.insert(0, "720p")
     frames = {res: render_frames(res) for res in resolutions}
     run_id = (dt.datetime.now().strftime("run-%Y%m%d-%H%M%S") + ("-quick" if QUICK else "")
@@ -1827,6 +2228,27 @@ def main():
         run["renditions"].update(run_id=run_id, date=run["date"])
         out_json.write_text(json.dumps(run, indent=1))
 
+    # The TLS issue's cells: Framecast over HTTPS against nginx terminating TLS, and HTTP/2.
+    tls_parts = [p for p in ("tls", "h2") if wants(p)]
+    if tls_parts and "framecast" in contenders:
+        tls_notes = []
+        if not framecast_has_tls(fc):
+            tls_notes.append(f"Framecast ({fc}) has no `--tls-cert` (built before HTTPS): its TLS and HTTP/2 contenders did not run.")
+        if not nginx_version():
+            tls_notes.append("nginx is not installed (scripts/install-deps.sh installs it): nginx-tls did not run.")
+        if not shutil.which("openssl"):
+            sys.exit("openssl is not installed (scripts/install-deps.sh installs it): it makes the TLS cells' certificate")
+        usable = [c for c in set(TLS_CONTENDERS + H2_CONTENDERS)
+                  if (not c.startswith("framecast") or framecast_has_tls(fc)) and (not c.startswith("nginx") or nginx_version())]
+        run["tls"] = measure_tls(frames["720p"], commit, [c for c in TLS_CONTENDERS if c in usable],
+                                 [c for c in H2_CONTENDERS if c in usable], tls_parts)
+        run["tls"].update(run_id=run_id, date=run["date"], parts=tls_parts, notes=tls_notes)
+        out_json.write_text(json.dumps(run, indent=1))
+        if ONLY and not QUICK and "BENCH_REPORT" not in os.environ and run["tls"]["windows"]:
+            # A run of the TLS cells alone replaces the TLS and HTTP/2 section of the committed report.
+            splice_section(BENCH / "BENCHMARKS.md", "## TLS and HTTP/2", tls_section(run, separate=True))
+            log(f"updated the TLS and HTTP/2 section of {BENCH / 'BENCHMARKS.md'}")
+
     if ONLY and not QUICK and "renditions" in ONLY and run.get("renditions") and "BENCH_REPORT" not in os.environ:
         # A run of the rendition cells alone also replaces the Renditions section of the committed
         # report (it names its own run, apart from the matrix's).
@@ -1854,6 +2276,9 @@ def regenerate(json_path: str, report: str | None):
         # as the run itself did: its Renditions section into the committed report
         splice_section(BENCH / "BENCHMARKS.md", "## Renditions", renditions_section(run, separate=True))
         log(f"updated the Renditions section of {BENCH / 'BENCHMARKS.md'}")
+    if only and not report and not run["quick"] and run.get("tls"):
+        splice_section(BENCH / "BENCHMARKS.md", "## TLS and HTTP/2", tls_section(run, separate=True))
+        log(f"updated the TLS and HTTP/2 section of {BENCH / 'BENCHMARKS.md'}")
     default = (RESULTS / "BENCHMARKS-quick.md" if run["quick"] else RESULTS / f"BENCHMARKS-{'-'.join(only)}.md" if only
                else BENCH / "BENCHMARKS.md")
     out = Path(report) if report else default
