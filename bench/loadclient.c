@@ -16,7 +16,7 @@
  *   loadclient --url http://127.0.0.1:8080/stream --clients 200 --warmup 3 --duration 10
  *              [--spread 1.0] [--rate BYTES_PER_SECOND] [--user-agent UA]
  *              [--read-size BYTES] [--rcvbuf BYTES] [--oneshot] [--copy] [--browser] [--threads N]
- *              [--h2] [--streams N] [--ciphersuites LIST] [--sni NAME]
+ *              [--h2] [--streams N] [--h2-window BYTES] [--ciphersuites LIST] [--sni NAME]
  *
  * --rate limits each viewer's reads (a slow reader); the kernel's socket buffers still fill.
  *
@@ -43,7 +43,7 @@
  *   --h2         HTTP/2 over TLS (ALPN "h2" required): --clients connections, each with --streams
  *                concurrent GET streams (default 1); every stream is a viewer with its own fps,
  *                latency and bytes. The client sends SETTINGS with a 16 MiB initial stream window
- *                and raises the connection window to 16 MiB; nghttp2 acknowledges the server's
+ *                and raises the connection window to 16 MiB (--h2-window BYTES: both); nghttp2 acknowledges the server's
  *                SETTINGS, answers PINGs and sends WINDOW_UPDATE as the data is consumed (counted
  *                in the JSON: h2_window_updates_sent, h2_settings_acks_sent).
  *   Bytes counted: for TLS the decrypted bytes (HTTP/1.1: the same as on a plain connection;
@@ -80,7 +80,6 @@ enum conn_state { K_IDLE, K_CONNECTING, K_HANDSHAKE, K_OPEN, K_DONE };
 
 #define LINE_MAX_LEN 1024
 #define HEAD_MAX_LEN 8192
-#define H2_WINDOW (16 << 20)
 
 struct conn;
 
@@ -155,6 +154,7 @@ static int rcvbuf = 0, oneshot = 0, copy_parts = 0;
 static int use_tls = 0, use_h2 = 0;
 static const char *ciphersuites = "TLS_AES_128_GCM_SHA256";
 static const char *sni = NULL;
+static int h2_window = 16 << 20; /* --h2-window: the initial stream window and the connection window */
 static SSL_CTX *ssl_ctx;
 /* what the first completed handshake negotiated (for the report) */
 static pthread_mutex_t tls_info_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -601,11 +601,11 @@ static int h2_start(struct conn *k) {
     nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_WINDOW},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (uint32_t)h2_window},
     };
     if (nghttp2_submit_settings(k->h2, NGHTTP2_FLAG_NONE, settings, sizeof settings / sizeof settings[0]) != 0) return -1;
     /* the connection's window: 64 KB by default, raised by a WINDOW_UPDATE */
-    if (nghttp2_session_set_local_window_size(k->h2, NGHTTP2_FLAG_NONE, 0, H2_WINDOW) != 0) return -1;
+    if (nghttp2_session_set_local_window_size(k->h2, NGHTTP2_FLAG_NONE, 0, h2_window) != 0) return -1;
     char authority[300];
     snprintf(authority, sizeof authority, "%s:%d", host, port);
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME}
@@ -876,7 +876,7 @@ static void *worker(void *arg) {
 static void usage(void) {
     fprintf(stderr, "usage: loadclient --url http[s]://127.0.0.1:PORT/PATH [--clients N] [--warmup S] "
                     "[--duration S] [--spread S] [--rate BYTES_PER_S] [--user-agent UA] [--read-size BYTES] [--rcvbuf BYTES] "
-                    "[--oneshot] [--copy] [--browser] [--threads N] [--h2] [--streams N] [--ciphersuites LIST] [--sni NAME]\n");
+                    "[--oneshot] [--copy] [--browser] [--threads N] [--h2] [--streams N] [--h2-window BYTES] [--ciphersuites LIST] [--sni NAME]\n");
     exit(2);
 }
 
@@ -929,6 +929,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--streams")) streams_per_conn = atoi(v);
         else if (!strcmp(a, "--ciphersuites")) ciphersuites = v;
         else if (!strcmp(a, "--sni")) sni = v;
+        else if (!strcmp(a, "--h2-window")) h2_window = atoi(v);
         else if (!strcmp(a, "--oneshot")) { oneshot = 1; i--; }
         else if (!strcmp(a, "--copy")) { copy_parts = 1; i--; }
         else if (!strcmp(a, "--h2")) { use_h2 = 1; i--; }
@@ -937,7 +938,7 @@ int main(int argc, char **argv) {
         i++;
     }
     if (nconns < 1 || streams_per_conn < 1 || streams_per_conn > 100 || read_size < 1 || read_size > (64u << 20) || rcvbuf < 0 ||
-        nthreads < 1 || nthreads > 64 || parse_url(url) < 0)
+        nthreads < 1 || nthreads > 64 || h2_window < 65535 || parse_url(url) < 0)
         usage();
     if (use_h2 && !use_tls) { fprintf(stderr, "loadclient: --h2 needs an https:// URL (ALPN h2)\n"); return 2; }
     if (streams_per_conn > 1 && !use_h2) { fprintf(stderr, "loadclient: --streams needs --h2\n"); return 2; }
