@@ -37,7 +37,10 @@ browser-test: deps
 # bench/build-before.sh, about 10 minutes the first time; FRAMECAST_BEFORE=/path skips the build),
 # side by side, then the rendition cells (about 32 minutes; writes bench/BENCHMARKS.md). bench-quick
 # is an 8-minute smoke run. e.g. make bench BEFORE_REF=<commit>; make bench BENCH_ONLY=renditions
-# for the rendition cells alone (about 7 minutes; replaces the Renditions section of the report).
+# for the rendition cells alone (about 7 minutes; replaces the Renditions section of the report);
+# make bench BENCH_ONLY=tls,h2 for the TLS and HTTP/2 cells alone (Framecast over HTTPS against
+# nginx terminating TLS, HTTP/2 against HTTP/1.1-over-TLS; about 6 minutes; replaces the report's
+# TLS and HTTP/2 section).
 bench: release
 	$(MAKE) -C bench FRAMECAST=$(CURDIR)/.build/release/framecast
 
