@@ -31,8 +31,7 @@ packages=(
   nginx
   systemd
   # The benchmark (bench/): its load client speaks TLS (OpenSSL) and HTTP/2 (libnghttp2); openssl
-  # makes the self-signed test certificate; nginx (above) terminates TLS in front of Framecast.
-  openssl
+  # (above) makes its self-signed certificate; nginx (above) terminates TLS in front of Framecast.
   libssl-dev
   libnghttp2-dev
   # Browser tests (Tests/Browser/run.sh): headless Chromium driven by Selenium through chromium-driver.
