@@ -1020,7 +1020,7 @@ def tls_files() -> tuple[Path, Path]:
 def framecast_has_tls(fc: Path | None) -> bool:
     if not fc:
         return False
-    r = subprocess.run([str(fc), "--help"], capture_output=True, text=True)
+    r = subprocess.run([str(fc), "serve", "--help"], capture_output=True, text=True)
     return "--tls-cert" in (r.stdout + r.stderr)
 
 
@@ -1792,18 +1792,20 @@ def tls_section(run, separate=False) -> list[str]:
         out.append("")
         out.append("*fps* = per viewer over the window: the lowest viewer in any window / the median of the windows' medians; "
                    "*every viewer 30 fps* = in every window the lowest viewer got ≥ 29 fps and none got nothing; *CPU %* = the "
-                   "server's processes (% of one core); *client* = the load client's core-s/GB.")
+                   "server's processes (% of one core); *client* = the load client's core-s/GB; *other CPU* = the machine's "
+                   "busy time minus the servers' and the load client's (% of one core: kernel work charged to neither, and "
+                   "anything else running on the shared machine).")
         out.append("")
         out.append("| clients | contender | windows | every viewer 30 fps | fps min / med | MB/s | latency p99 ms | CPU % | "
-                   "core-s/GB together (windows) | nginx alone | its framecast | client | RSS MB |")
-        out.append("|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+                   "core-s/GB together (windows) | nginx alone | its framecast | client | other CPU % | RSS MB |")
+        out.append("|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         ratios = []
         for n in tls_clients:
             meds = {}
             for name in T.get("contenders_tls", TLS_CONTENDERS):
                 g = group("tls", name, n)
                 if not g:
-                    out.append(f"| {n} | {name} | 0 | did not run | | | | | | | | | |")
+                    out.append(f"| {n} | {name} | 0 | did not run | | | | | | | | | | |")
                     continue
                 every = all(w["all_clients_30fps"] for w in g)
                 tot = med([w["core_s_per_gb"] for w in g])
@@ -1816,7 +1818,8 @@ def tls_section(run, separate=False) -> list[str]:
                            f"{fmt(med([w['load']['MBps'] for w in g]))} | {fmt(med([w['load']['latency_ms_p99'] for w in g]))} | "
                            f"{fmt(med([w['server_cpu_pct'] for w in g]))} | {fmt(tot, 3)} ({listed([w['core_s_per_gb'] for w in g])}) | "
                            f"{fmt(ngx, 3) if ngx is not None else 'n/a'} | {fmt(fc, 3) if name != 'framecast-tls' else 'n/a'} | "
-                           f"{fmt(med([w['client_core_s_per_gb'] for w in g]), 3)} | {fmt(rss, 0)} |")
+                           f"{fmt(med([w['client_core_s_per_gb'] for w in g]), 3)} | {fmt(med([w['other_cpu_pct'] for w in g]), 0)} | "
+                           f"{fmt(rss, 0)} |")
             fc_t = meds.get("framecast-tls", (None, None, None))
             ng = meds.get("nginx-tls", (None, None, None))
             ratios.append((n, fc_t, ng))
@@ -1860,13 +1863,13 @@ def tls_section(run, separate=False) -> list[str]:
                    "(median of the windows).")
         out.append("")
         out.append("| contender | protocol | connections × streams | windows | every stream 30 fps | fps min / med | MB/s | "
-                   "latency p99 ms | CPU % | core-s/GB (windows) | client core-s/GB | h2 frames sent | RSS MB |")
-        out.append("|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---|---:|")
+                   "latency p99 ms | CPU % | core-s/GB (windows) | client core-s/GB | other CPU % | h2 frames sent | RSS MB |")
+        out.append("|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
         meds = {}
         for name in T.get("contenders_h2", H2_CONTENDERS):
             g = [w for w in h2ws if w["contender"] == name]
             if not g:
-                out.append(f"| {name} | | | 0 | did not run | | | | | | | | |")
+                out.append(f"| {name} | | | 0 | did not run | | | | | | | | | |")
                 continue
             every = all(w["all_clients_30fps"] for w in g)
             tot = med([w["core_s_per_gb"] for w in g])
@@ -1879,7 +1882,7 @@ def tls_section(run, separate=False) -> list[str]:
                        f"{fmt(med([w['load']['fps_median'] for w in g]))} | {fmt(med([w['load']['MBps'] for w in g]))} | "
                        f"{fmt(med([w['load']['latency_ms_p99'] for w in g]))} | {fmt(med([w['server_cpu_pct'] for w in g]))} | "
                        f"{fmt(tot, 3)} ({listed([w['core_s_per_gb'] for w in g])}) | "
-                       f"{fmt(med([w['client_core_s_per_gb'] for w in g]), 3)} | {frames_sent} | "
+                       f"{fmt(med([w['client_core_s_per_gb'] for w in g]), 3)} | {fmt(med([w['other_cpu_pct'] for w in g]), 0)} | {frames_sent} | "
                        f"{fmt(med([sum(w['peak_rss_mb'].values()) for w in g]), 0)} |")
         out.append("")
         h2, h1 = meds.get("framecast-h2", (None, None)), meds.get("framecast-tls", (None, None))
