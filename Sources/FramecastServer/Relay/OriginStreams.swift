@@ -66,13 +66,7 @@ public enum OriginStreams {
             collector.promise.fail(error)
             throw error
         }
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: source.target)
-        head.headers.add(name: "Host", value: source.hostHeader)
-        head.headers.add(name: "User-Agent", value: "Framecast-relay")
-        head.headers.add(name: "Connection", value: "close")
-        if let authorization = source.authorization { head.headers.add(name: "Authorization", value: authorization) }
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        source.sendRequest(on: channel, headers: [("Connection", "close")])
         let timer = channel.eventLoop.scheduleTask(in: .milliseconds(timeout.saturatingMilliseconds)) {
             collector.fail(Failure(description: "no answer within \(timeout.formatted()) s"), channel: channel)
         }

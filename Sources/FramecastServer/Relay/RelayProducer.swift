@@ -63,13 +63,7 @@ final class RelayProducer: FrameProducer, @unchecked Sendable {
                         channel.close(promise: nil)
                         return
                     }
-                    var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: source.target)
-                    head.headers.add(name: "Host", value: source.hostHeader)
-                    head.headers.add(name: "User-Agent", value: "Framecast-relay")
-                    head.headers.add(name: "Accept", value: "multipart/x-mixed-replace, image/jpeg")
-                    if let authorization = source.authorization { head.headers.add(name: "Authorization", value: authorization) }
-                    channel.write(HTTPClientRequestPart.head(head), promise: nil)
-                    channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                    source.sendRequest(on: channel, headers: [("Accept", "multipart/x-mixed-replace, image/jpeg")])
                 case .failure(let error):
                     self.failed("cannot connect to \(source.hostHeader): \(error)")
                 }

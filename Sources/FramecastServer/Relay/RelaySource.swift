@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOHTTP1
 public import MediaPipeline
 
 /// `relay:URL`, a stream whose frames come from another MJPEG server (an origin Framecast,
@@ -59,6 +61,18 @@ struct RelaySource: Sendable, Equatable {
             }
         }
         return shown.string ?? "?"
+    }
+
+    /// Sends the GET of `target` on `channel` (HTTP/1.1 client handlers in its pipeline), with
+    /// the credentials of the URL and `headers`.
+    func sendRequest(on channel: any Channel, headers: [(String, String)]) {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target)
+        head.headers.add(name: "Host", value: hostHeader)
+        head.headers.add(name: "User-Agent", value: "Framecast-relay")
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        if let authorization { head.headers.add(name: "Authorization", value: authorization) }
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }
 
     /// `Host` header value.
