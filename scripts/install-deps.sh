@@ -34,6 +34,9 @@ packages=(
   # (above) makes its self-signed certificate; nginx (above) terminates TLS in front of Framecast.
   libssl-dev
   libnghttp2-dev
+  # Tests: RelayTreeTests runs an origin, two relay edges and a load balancer in front of them,
+  # nginx (above) and HAProxy, each with its configuration from packaging/.
+  haproxy
   # Browser tests (Tests/Browser/run.sh): headless Chromium driven by Selenium through chromium-driver.
   chromium
   chromium-driver
