@@ -6,11 +6,15 @@ public struct SampleFormat: Sendable, Equatable {
     /// The buffer's presentation timestamp in nanoseconds, nil when it has none. A rendition's
     /// pipeline stamps each picture with its source frame's capture time (see `RenditionEncoder`).
     public let presentationTimestamp: UInt64?
+    /// A picture standing in for the camera (a relayed origin's NO SIGNAL): published as a
+    /// placeholder, never as a frame of the camera. Pipelines never set it.
+    public let isPlaceholder: Bool
 
-    public init(width: Int, height: Int, presentationTimestamp: UInt64? = nil) {
+    public init(width: Int, height: Int, presentationTimestamp: UInt64? = nil, isPlaceholder: Bool = false) {
         self.width = width
         self.height = height
         self.presentationTimestamp = presentationTimestamp
+        self.isPlaceholder = isPlaceholder
     }
 }
 

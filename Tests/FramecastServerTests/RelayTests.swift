@@ -115,6 +115,35 @@ struct RelayTests {
         }
     }
 
+    /// The origin is up but its camera fails: its NO SIGNAL reaches the edge's viewers marked as
+    /// NO SIGNAL (`X-Placeholder`), not as a frame of the camera.
+    @Test func theOriginsNoSignalIsRelayedAsNoSignal() async throws {
+        // A camera that stops after half a second: the origin restarts it with back-off, its
+        // viewers (the edge) get NO SIGNAL meanwhile.
+        let failing = "videotestsrc is-live=true pattern=ball num-buffers=10 ! video/x-raw,width=160,height=120,framerate=20/1 ! jpegenc ! appsink name=sink"
+        try await TestServer.run(pipeline: failing) { origin async throws in
+            try await Self.withEdge(relaying: "http://127.0.0.1:\(origin.port)/stream/main") { edge async throws in
+                let marked = try await withDeadline(15, "the origin's NO SIGNAL marked on the edge") {
+                    try await edge.stream(path: "/stream/cam", query: "?framing=length") { reader, parts in
+                        // Real frames first (the edge's own STARTING picture may come before them).
+                        var frames = 0
+                        while let part = try await parts.next(&reader) {
+                            if !part.isPlaceholder {
+                                frames += 1
+                            } else if frames > 0 {
+                                return part
+                            }
+                        }
+                        throw HTTPTestError.closed("reading the edge's stream")
+                    }
+                }
+                #expect(marked.headers["x-placeholder"] == "no-signal")
+                #expect(marked.timestamp != nil)
+                #expect(jpegDimensions(marked.body).map { $0.width == 160 && $0.height == 120 } == true)
+            }
+        }
+    }
+
     /// Another MJPEG server than Framecast: parts without Content-Length, a quoted boundary
     /// with its dashes, as some IP cameras send (a small server in Python).
     @Test func aServerWithoutLengthsOrTimestampsIsRelayedToo() async throws {

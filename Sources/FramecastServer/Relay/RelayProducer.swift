@@ -102,10 +102,14 @@ final class RelayProducer: FrameProducer, @unchecked Sendable {
     fileprivate func publish(_ part: MultipartParser.Part) {
         guard !isStopped else { return }
         let capturedAt = part.headers["x-timestamp"].flatMap(Double.init).flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
-        if let capturedAt { monitor.arrived(lateBy: Date().timeIntervalSince1970 - capturedAt) }
+        // The origin's own NO SIGNAL (its camera failed; it is up): passed on as NO SIGNAL, so
+        // that this edge's viewers see it marked and a snapshot never returns it as a picture.
+        let placeholder = part.headers["x-placeholder"] != nil
+        if let capturedAt, !placeholder { monitor.arrived(lateBy: Date().timeIntervalSince1970 - capturedAt) }
         part.body.withUnsafeReadableBytes { bytes in
             // The size comes from the JPEG's own header (the supervisor reads it).
-            let format = SampleFormat(width: 0, height: 0, presentationTimestamp: capturedAt.map { UInt64(($0 * 1_000_000).rounded()) * 1000 })
+            let format = SampleFormat(
+                width: 0, height: 0, presentationTimestamp: capturedAt.map { UInt64(($0 * 1_000_000).rounded()) * 1000 }, isPlaceholder: placeholder)
             callbacks.onSample(bytes, format)
         }
     }

@@ -395,7 +395,8 @@ public final class StreamSupervisor: Service, Sendable {
             // A network camera's multipartdemux gives caps without a size: the JPEG says it.
             var format = reported
             if format.width <= 0 || format.height <= 0, let size = JPEGHeader.size(of: bytes) {
-                format = SampleFormat(width: size.width, height: size.height, presentationTimestamp: reported.presentationTimestamp)
+                format = SampleFormat(
+                    width: size.width, height: size.height, presentationTimestamp: reported.presentationTimestamp, isPlaceholder: reported.isPlaceholder)
             }
             let capturedAt =
                 carriesCaptureTime
@@ -406,8 +407,11 @@ public final class StreamSupervisor: Service, Sendable {
                 let decided = core.lifecycle.frame(run: run, now: now)
                 if case .publish(_, let first) = decided.0 {
                     if first { core.rate.reset() }
-                    core.rate.record(at: now)
-                    core.lastFrame = (bytes.count, format.width, format.height, capturedAt)
+                    // A relayed NO SIGNAL keeps the run alive but is no frame of the camera.
+                    if !format.isPlaceholder {
+                        core.rate.record(at: now)
+                        core.lastFrame = (bytes.count, format.width, format.height, capturedAt)
+                    }
                 }
                 return decided
             }
@@ -418,7 +422,8 @@ public final class StreamSupervisor: Service, Sendable {
                 self.logger.info("first frame", metadata: ["width": "\(format.width)", "height": "\(format.height)", "bytes": "\(bytes.count)"])
             }
             let frame = Frame(
-                stream: self.name, sequence: sequence, capturedAt: capturedAt, width: format.width, height: format.height, copying: bytes)
+                stream: self.name, sequence: sequence, capturedAt: capturedAt, width: format.width, height: format.height,
+                isPlaceholder: format.isPlaceholder, copying: bytes)
             self.hub.publish(frame, run: run)
         }
     }
