@@ -67,6 +67,15 @@ struct RelayTreeTests {
         }
     }
 
+    /// DEPLOYMENT.md shows the configurations this suite runs, verbatim.
+    @Test func theDeploymentGuideQuotesTheConfigurationsVerbatim() throws {
+        let guide = try String(contentsOf: LoadBalancer.repository.appendingPathComponent("DEPLOYMENT.md"), encoding: .utf8)
+        for kind in [LoadBalancer.Kind.nginx, .haproxy] {
+            let file = try String(contentsOf: LoadBalancer.repository.appendingPathComponent(kind.configuration), encoding: .utf8)
+            #expect(guide.contains("\n" + file + "```"), "DEPLOYMENT.md does not quote \(kind.configuration) as it is")
+        }
+    }
+
     // MARK: The steps
 
     /// Every viewer gets frames, then at least 80% of the source's rate over 3 s.
