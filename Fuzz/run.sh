@@ -31,7 +31,7 @@ support=Fuzz/Support/FuzzInput.swift
 numbers="Fuzz/Support/BoundedNumberChecks.swift $server/Configuration/BoundedNumber.swift $server/Configuration/Limits.swift $server/HTTP/EchoedText.swift"
 template="$media/PipelineTemplate.swift $media/PipelineVariables.swift $media/PipelineError.swift"
 streams=$server/Streams
-lifecycle="$streams/StreamLifecycle.swift $streams/StreamLifecycle+Action.swift $streams/StreamSettings.swift $streams/StreamState.swift $streams/StreamStatus.swift $streams/Double+formatted.swift $server/Renditions/RenditionStatus.swift $media/PictureRegion.swift"
+lifecycle="$streams/StreamLifecycle.swift $streams/StreamLifecycle+Action.swift $streams/StreamSettings.swift $streams/StreamState.swift $streams/StreamStatus.swift $streams/Double+formatted.swift $server/Renditions/RenditionStatus.swift $server/Relay/RelayMonitor.swift $media/PictureRegion.swift"
 
 # NAME and the project files its harness needs, in the order they run.
 targets=(
